@@ -1,0 +1,87 @@
+"""The `rae` command: parses flags and hands each verb to its module in `rae.commands`.
+
+The command line is a contract (see docs/cli.md). Each verb module provides
+``add_arguments(parser)`` and ``main(args) -> int``; this file only wires them and turns
+errors into one line and an exit code (0 ok, 1 invalid input, 2 usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from rae import __version__
+from rae.errors import EXIT_INVALID, EXIT_USAGE, RaeError
+
+__all__ = ["main"]
+
+#: verb → (module under rae.commands, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("run", "run the engine on this host (live syscalls and the k8s audit webhook)"),
+    "replay": ("replay", "run rules over .scap captures and k8s audit JSON files"),
+    "validate": ("validate", "validate rules files, like falco -V"),
+    "list-fields": ("list_fields", "list the supported fields"),
+    "list-rules": ("list_rules", "list the rules of the loaded rules files"),
+    "capture": ("capture", "write live events into a .scap file"),
+    "sidekick": ("sidekick", "run the falcosidekick-compatible alert fan-out service"),
+    "k8s-audit": ("k8s_audit", "Kubernetes audit helpers (webhook kubeconfig)"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    parser = _Parser(prog="rae", description="runtime-audit-engine: Falco-compatible runtime threat detection")
+    parser.add_argument("--version", action="version", version=f"rae {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    modules: dict[str, object] = {}
+    for verb, (modname, help_text) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"rae.commands.{modname}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"rae.commands.{modname}":
+                raise
+            continue  # verb not built yet
+        p = sub.add_parser(verb, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        modules[verb] = mod
+    return parser, modules
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, modules = _build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(modules[args.verb].main(args))  # type: ignore[attr-defined]
+    except RaeError as exc:
+        sys.stderr.write(f"rae {args.verb}: error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # stdout closed by `| head`: quiet exit, as sysdig and falco do
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # the last line of defence: one line, never a traceback
+        if os.environ.get("RAE_DEBUG"):
+            raise
+        sys.stderr.write(f"rae {args.verb}: internal error: {type(exc).__name__}: {exc} (set RAE_DEBUG=1 for details)\n")
+        return EXIT_INVALID
+
+
+if __name__ == "__main__":
+    sys.exit(main())

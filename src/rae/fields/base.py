@@ -1,0 +1,256 @@
+"""Field specifications, the per-source catalog, and the contract between rules and event sources.
+
+The rules compiler only knows *names and types* of fields (from the catalogs in
+`rae.fields.syscall_catalog` and `rae.fields.k8s_audit_catalog`); the event sources bind the
+extractors that pull values out of their events. Keeping the two apart lets `rae validate`
+check every field Falco knows without any event source loaded.
+
+Extraction contract (what a bound extractor returns for one event):
+
+* ``None`` when the field cannot be extracted for this event (Falco's "no value"): every
+  comparison on it is false, ``exists`` is false, outputs render ``<NA>``;
+* for single-valued fields, one value of the Python type of its `Kind`:
+  STRING → ``str``, NUMBER → ``int``, DOUBLE → ``float``, BOOL → ``bool``,
+  BYTES → ``bytes``, IPADDR → ``ipaddress.IPv4Address | IPv6Address``,
+  IPNET → ``ipaddress.IPv4Network | IPv6Network``;
+* for multi-valued (``is_list``) fields, a non-empty ``tuple`` of such values (an empty list
+  of values is ``None``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ArgMode",
+    "Binding",
+    "ExtractorFactory",
+    "FieldCatalog",
+    "FieldSpec",
+    "Kind",
+    "ResolvedField",
+    "UnknownFieldError",
+    "kind_of",
+]
+
+#: An extractor: event → value (see the module docstring for the value contract).
+Extractor = Callable[[Any], Any]
+#: Builds the extractor for one use of a field, given its argument (``None`` without one).
+ExtractorFactory = Callable[["FieldSpec", "str | None"], Extractor]
+
+
+class Kind(enum.Enum):
+    """How values of a field compare: the classes of libsinsp types the operators care about."""
+
+    STRING = "string"
+    NUMBER = "number"
+    DOUBLE = "double"
+    BOOL = "bool"
+    BYTES = "bytes"
+    IPADDR = "ipaddr"
+    IPNET = "ipnet"
+
+
+_KINDS: dict[str, Kind] = {
+    "CHARBUF": Kind.STRING,
+    "FSPATH": Kind.STRING,
+    "FSRELPATH": Kind.STRING,
+    "STRING": Kind.STRING,
+    "DYNAMIC": Kind.STRING,
+    "BYTEBUF": Kind.BYTES,
+    "INT8": Kind.NUMBER,
+    "INT16": Kind.NUMBER,
+    "INT32": Kind.NUMBER,
+    "INT64": Kind.NUMBER,
+    "UINT8": Kind.NUMBER,
+    "UINT16": Kind.NUMBER,
+    "UINT32": Kind.NUMBER,
+    "UINT64": Kind.NUMBER,
+    "RELTIME": Kind.NUMBER,
+    "ABSTIME": Kind.NUMBER,
+    "PORT": Kind.NUMBER,
+    "PID": Kind.NUMBER,
+    "FD": Kind.NUMBER,
+    "ERRNO": Kind.NUMBER,
+    "UID": Kind.NUMBER,
+    "GID": Kind.NUMBER,
+    "MODE": Kind.NUMBER,
+    "SIGTYPE": Kind.NUMBER,
+    "L4PROTO": Kind.NUMBER,
+    "SOCKFAMILY": Kind.NUMBER,
+    "FLAGS8": Kind.NUMBER,
+    "FLAGS16": Kind.NUMBER,
+    "FLAGS32": Kind.NUMBER,
+    "ENUMFLAGS8": Kind.NUMBER,
+    "ENUMFLAGS16": Kind.NUMBER,
+    "ENUMFLAGS32": Kind.NUMBER,
+    "DOUBLE": Kind.DOUBLE,
+    "BOOL": Kind.BOOL,
+    "IPADDR": Kind.IPADDR,
+    "IPV4ADDR": Kind.IPADDR,
+    "IPV6ADDR": Kind.IPADDR,
+    "IPNET": Kind.IPNET,
+    "IPV4NET": Kind.IPNET,
+    "IPV6NET": Kind.IPNET,
+}
+
+
+def kind_of(type_name: str) -> Kind:
+    """The comparison kind of a Falco/plugin type name (``CHARBUF``, ``uint64``, …)."""
+    return _KINDS.get(type_name.upper(), Kind.STRING)
+
+
+class ArgMode(enum.Enum):
+    """Whether and how a field takes an argument (``field[arg]`` or ``field.arg``)."""
+
+    NONE = "none"
+    INDEX_OPTIONAL = "index, optional"  # proc.aname[2]; without it: any/all values
+    INDEX_REQUIRED = "index, required"
+    KEY_OPTIONAL = "key, optional"  # evt.arg[name] or evt.arg.name (dotted) …
+    KEY_REQUIRED = "key, required"  # proc.env[HOME], jevt.value[/a/b], ka.uri.param[x]
+    INDEX_OR_KEY = "index or key"  # evt.arg[0] or evt.arg[name]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One field as Falco lists it: name, type, argument form, description.
+
+    ``dotted_arg`` means the argument may also follow the name after a dot
+    (``evt.arg.flags``, ``k8s.pod.label.app``, ``container.label.io.kubernetes.pod.name``).
+    ``is_list`` means the field yields several values (``in``/``intersects`` semantics).
+    ``numeric_arg`` means an argument, when given, must be an integer index.
+    """
+
+    name: str
+    type: str
+    desc: str = ""
+    arg: ArgMode = ArgMode.NONE
+    is_list: bool = False
+    dotted_arg: bool = False
+    deprecated: bool = False
+    category: str = ""
+
+    @property
+    def kind(self) -> Kind:
+        return kind_of(self.type)
+
+    @property
+    def takes_arg(self) -> bool:
+        return self.arg is not ArgMode.NONE
+
+    @property
+    def arg_required(self) -> bool:
+        return self.arg in (ArgMode.INDEX_REQUIRED, ArgMode.KEY_REQUIRED)
+
+    @property
+    def index_arg(self) -> bool:
+        return self.arg in (ArgMode.INDEX_OPTIONAL, ArgMode.INDEX_REQUIRED)
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """How a source extracts one field: a factory per use, and an optional renderer.
+
+    ``render`` turns an extracted value into the text that outputs show; the default renders
+    per kind (numbers in decimal, booleans ``true``/``false``, lists as ``(a,b)``).
+    """
+
+    factory: ExtractorFactory
+    render: Callable[[Any], str] | None = None
+
+
+class UnknownFieldError(ValueError):
+    """A field name or argument that the catalog does not accept; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedField:
+    """A field reference as written in a rule, checked against the catalog."""
+
+    spec: FieldSpec
+    arg: str | None
+    text: str  # as written: "proc.aname[2]", "evt.arg.flags"
+
+    @property
+    def is_list(self) -> bool:
+        """Multi-valued for comparison: list fields used without an index argument."""
+        if not self.spec.is_list:
+            return False
+        return not (self.arg is not None and self.spec.index_arg)
+
+
+def _noval(_evt: Any) -> None:
+    return None
+
+
+def _no_extractor(_spec: FieldSpec, _arg: str | None) -> Extractor:
+    return _noval
+
+
+@dataclass
+class FieldCatalog:
+    """The fields of one event source, looked up the way libsinsp does (longest name first)."""
+
+    source: str
+    specs: dict[str, FieldSpec] = field(default_factory=dict)
+    bindings: dict[str, Binding] = field(default_factory=dict)
+    #: event type names this source knows (for ``evt.type`` validation); empty = not checked
+    event_types: frozenset[str] = frozenset()
+
+    def add(self, specs: Iterable[FieldSpec]) -> None:
+        for spec in specs:
+            self.specs[spec.name] = spec
+
+    def bind(self, name: str, factory: ExtractorFactory, render: Callable[[Any], str] | None = None) -> None:
+        """Attach a source's extractor to a catalog field (the field must exist)."""
+        if name not in self.specs:
+            raise KeyError(f"cannot bind unknown {self.source} field {name!r}")
+        self.bindings[name] = Binding(factory, render)
+
+    def resolve(self, text: str, bracket_arg: str | None = None) -> ResolvedField:
+        """Check a field reference: ``text`` is the dotted name, ``bracket_arg`` the ``[...]`` part.
+
+        Raises `UnknownFieldError` with Falco-like wording.
+        """
+        spec = self.specs.get(text)
+        arg = bracket_arg
+        shown = text if bracket_arg is None else f"{text}[{bracket_arg}]"
+        if spec is None:
+            # dotted arguments: the longest known prefix that accepts one
+            parts = text.split(".")
+            for cut in range(len(parts) - 1, 1, -1):
+                prefix = ".".join(parts[:cut])
+                cand = self.specs.get(prefix)
+                if cand is not None and cand.dotted_arg:
+                    if bracket_arg is not None:
+                        raise UnknownFieldError(f"filter_check called with nonexistent field {shown}")
+                    spec = cand
+                    arg = ".".join(parts[cut:])
+                    break
+            if spec is None:
+                raise UnknownFieldError(f"filter_check called with nonexistent field {text}")
+        if arg is None and spec.arg_required:
+            raise UnknownFieldError(f"filter {spec.name} requires an argument")
+        if arg is not None:
+            if not spec.takes_arg:
+                raise UnknownFieldError(f"filter {spec.name} does not accept an argument")
+            if spec.index_arg and not _is_index(arg):
+                raise UnknownFieldError(f"filter {spec.name}: invalid index argument '{arg}'")
+        return ResolvedField(spec, arg, shown)
+
+    def extractor(self, ref: ResolvedField) -> Extractor:
+        binding = self.bindings.get(ref.spec.name)
+        if binding is None:
+            return _no_extractor(ref.spec, ref.arg)
+        return binding.factory(ref.spec, ref.arg)
+
+    def renderer(self, ref: ResolvedField) -> Callable[[Any], str] | None:
+        binding = self.bindings.get(ref.spec.name)
+        return None if binding is None else binding.render
+
+
+def _is_index(arg: str) -> bool:
+    return arg.isdigit()
