@@ -12,7 +12,8 @@ Extraction contract (what a bound extractor returns for one event):
 * for single-valued fields, one value of the Python type of its `Kind`:
   STRING → ``str``, NUMBER → ``int``, DOUBLE → ``float``, BOOL → ``bool``,
   BYTES → ``bytes``, IPADDR → ``ipaddress.IPv4Address | IPv6Address``,
-  IPNET → ``ipaddress.IPv4Network | IPv6Network``;
+  IPNET → also the *address* (``ipaddress.IPv4Address | IPv6Address``): an IPNET field such as
+  ``fd.net`` is compared by testing that address for membership in the right-hand networks;
 * for multi-valued (``is_list``) fields, a non-empty ``tuple`` of such values (an empty list
   of values is ``None``).
 """
