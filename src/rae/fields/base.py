@@ -112,7 +112,8 @@ class ArgMode(enum.Enum):
     INDEX_REQUIRED = "index, required"
     KEY_OPTIONAL = "key, optional"  # evt.arg[name] or evt.arg.name (dotted) …
     KEY_REQUIRED = "key, required"  # proc.env[HOME], jevt.value[/a/b], ka.uri.param[x]
-    INDEX_OR_KEY = "index or key"  # evt.arg[0] or evt.arg[name]
+    INDEX_OR_KEY = "index or key"  # proc.aenv[2] or proc.aenv[HOME]
+    INDEX_OR_KEY_REQUIRED = "index or key, required"  # container.mount.dest[0|/proc*], evt.arg
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +123,10 @@ class FieldSpec:
     ``dotted_arg`` means the argument may also follow the name after a dot
     (``evt.arg.flags``, ``k8s.pod.label.app``, ``container.label.io.kubernetes.pod.name``).
     ``is_list`` means the field yields several values (``in``/``intersects`` semantics).
-    ``numeric_arg`` means an argument, when given, must be an integer index.
+    ``bracket_arg`` (default true) means the argument may be written in brackets; false for the
+    fields libsinsp only parses in dotted form (``evt.rawarg.res``, ``evt.type.is.open``,
+    ``thread.cgroup.cpu``). ``bracket_index_only`` means the bracketed form takes an index and
+    the dotted form a key (``evt.arg[0]`` vs ``evt.arg.flags``).
     """
 
     name: str
@@ -133,6 +137,8 @@ class FieldSpec:
     dotted_arg: bool = False
     deprecated: bool = False
     category: str = ""
+    bracket_arg: bool = True
+    bracket_index_only: bool = False
 
     @property
     def kind(self) -> Kind:
@@ -144,7 +150,7 @@ class FieldSpec:
 
     @property
     def arg_required(self) -> bool:
-        return self.arg in (ArgMode.INDEX_REQUIRED, ArgMode.KEY_REQUIRED)
+        return self.arg in (ArgMode.INDEX_REQUIRED, ArgMode.KEY_REQUIRED, ArgMode.INDEX_OR_KEY_REQUIRED)
 
     @property
     def index_arg(self) -> bool:
@@ -180,7 +186,7 @@ class ResolvedField:
         """Multi-valued for comparison: list fields used without an index argument."""
         if not self.spec.is_list:
             return False
-        return not (self.arg is not None and self.spec.index_arg)
+        return self.arg is None or self.spec.arg in (ArgMode.KEY_OPTIONAL, ArgMode.KEY_REQUIRED)
 
 
 def _noval(_evt: Any) -> None:
@@ -238,8 +244,13 @@ class FieldCatalog:
         if arg is not None:
             if not spec.takes_arg:
                 raise UnknownFieldError(f"filter {spec.name} does not accept an argument")
-            if spec.index_arg and not _is_index(arg):
+            if bracket_arg is not None and not spec.bracket_arg:
+                raise UnknownFieldError(f"filter {spec.name}: the argument must follow a dot, not brackets")
+            by_index = spec.index_arg or (bracket_arg is not None and spec.bracket_index_only)
+            if by_index and not _is_index(arg):
                 raise UnknownFieldError(f"filter {spec.name}: invalid index argument '{arg}'")
+            if not arg:
+                raise UnknownFieldError(f"filter {spec.name}: empty argument")
         return ResolvedField(spec, arg, shown)
 
     def extractor(self, ref: ResolvedField) -> Extractor:
