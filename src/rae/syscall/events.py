@@ -75,6 +75,8 @@ class ParamInfo:
     fmt: str
     #: flag/enum table (FLAGS*, ENUMFLAGS*, MODE) or dynamic-param table (DYN) name, else None
     flags_table: str | None = None
+    #: FSRELPATH only: index of the parameter holding the directory fd the path is relative to
+    dirfd: int | None = None
 
 
 @dataclass(slots=True)
@@ -88,6 +90,8 @@ class EventInfo:
     category: str
     flags: int
     params: tuple[ParamInfo, ...]
+    #: all EC_* bits (``category`` is the name of the category proper; these add syscall/tracepoint…)
+    category_bits: int = 0
     #: parameter name → index in ``params`` (filled by ``__post_init__``)
     param_index: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
