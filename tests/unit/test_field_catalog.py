@@ -6,18 +6,21 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from rae import cli
-from rae.fields import ArgMode, FieldCatalog, UnknownFieldError, catalog
+from rae.fields import SOURCES, ArgMode, FieldCatalog, UnknownFieldError, catalog
 from rae.fields.k8s_audit_catalog import SPECS as K8S_SPECS
 from rae.fields.syscall_catalog import SPECS as SYSCALL_SPECS
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 UPSTREAM = CORPUS / "upstream-rules"
 DECKHOUSE_K8S = CORPUS / "deckhouse" / "k8s_audit_rules.yaml"
+DECKHOUSE_FSTEC = CORPUS / "deckhouse" / "fstec.far.yaml"
+_CR_SOURCES = {"Syscall": "syscall", "K8sAudit": "k8s_audit"}
 
 # conditions: a dotted name with an optional [argument], not part of a path, image or host name
 # (quoted strings are removed first); outputs: the %-tokens
@@ -28,13 +31,22 @@ _QUOTED_RX = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'")
 _OUTPUT_PLACEHOLDERS = {"container.info"}
 
 
-def _rule_files() -> list[tuple[Path, str]]:
+def _rule_items() -> Iterator[tuple[str, dict[str, Any], str | None]]:
+    """(where, item, source) of every rules-file item; source None: a macro of either source."""
     if not UPSTREAM.is_dir():
         pytest.skip(f"rules corpus not found at {UPSTREAM}")
     paths = sorted(UPSTREAM.glob("*.yaml"))
     files = [(p, "k8s_audit" if "k8s_audit" in p.name else "syscall") for p in paths]
-    files.append((DECKHOUSE_K8S, "k8s_audit"))
-    return files
+    for path, default_source in [*files, (DECKHOUSE_K8S, "k8s_audit")]:
+        for item in yaml.safe_load(path.read_text()) or []:
+            if isinstance(item, dict):
+                name = item.get("rule") or item.get("macro") or item.get("list")
+                yield f"{path.name}: {name}", item, item.get("source", default_source)
+    # Deckhouse's FalcoAuditRules CR: spec.rules[] = {macro|rule|list: {name, ...}}
+    for entry in yaml.safe_load(DECKHOUSE_FSTEC.read_text())["spec"]["rules"]:
+        for kind, body in entry.items():
+            source = _CR_SOURCES[body.get("source", "Syscall")] if kind == "rule" else None
+            yield f"{DECKHOUSE_FSTEC.name}: {body.get('name')}", body, source
 
 
 def _field_prefixes(cat: FieldCatalog) -> set[str]:
@@ -51,25 +63,33 @@ def _references(text: str, prefixes: set[str], *, output: bool) -> Iterator[tupl
         yield name, None if bracket is None else bracket[1:-1]
 
 
-def _used_fields() -> list[tuple[str, str, str | None, str]]:
+def _used_fields() -> list[tuple[str | None, str, str | None, str]]:
     """(source, name, argument, where) for every field in the corpus rules' texts."""
-    found: dict[tuple[str, str, str | None], str] = {}
-    for path, default_source in _rule_files():
-        for item in yaml.safe_load(path.read_text()) or []:
-            if not isinstance(item, dict):
-                continue
-            source = item.get("source", default_source)
-            prefixes = _field_prefixes(catalog(source))
-            texts = [(item.get("condition"), False), (item.get("output"), True)]
-            for exc in item.get("exceptions") or []:
-                flds = exc.get("fields") if isinstance(exc, dict) else None
-                texts.extend((f, False) for f in ([flds] if isinstance(flds, str) else list(flds or [])))
-            where = f"{path.name}: {item.get('rule') or item.get('macro') or item.get('list')}"
-            for text, is_output in texts:
-                if isinstance(text, str):
-                    for name, arg in _references(text, prefixes, output=is_output):
-                        found.setdefault((source, name, arg), where)
+    found: dict[tuple[str | None, str, str | None], str] = {}
+    for where, item, source in _rule_items():
+        cats = [catalog(source)] if source else [catalog(s) for s in SOURCES]
+        prefixes = set().union(*(_field_prefixes(c) for c in cats))
+        texts = [(item.get("condition"), False), (item.get("output"), True)]
+        for exc in item.get("exceptions") or []:
+            flds = exc.get("fields") if isinstance(exc, dict) else None
+            texts.extend((f, False) for f in ([flds] if isinstance(flds, str) else list(flds or [])))
+        for text, is_output in texts:
+            if isinstance(text, str):
+                for name, arg in _references(text, prefixes, output=is_output):
+                    found.setdefault((source, name, arg), where)
     return [(s, n, a, w) for (s, n, a), w in sorted(found.items(), key=str)]
+
+
+def _resolves(source: str | None, name: str, arg: str | None) -> str | None:
+    """None when the reference resolves (in its source, or in any source for a shared macro)."""
+    errors = []
+    for src in [source] if source else SOURCES:
+        try:
+            catalog(src).resolve(name, arg)
+            return None
+        except UnknownFieldError as exc:
+            errors.append(str(exc))
+    return "; ".join(errors)
 
 
 def test_corpus_fields_resolve() -> None:
@@ -85,12 +105,7 @@ def test_corpus_fields_resolve() -> None:
     ]:
         assert probe in names
     assert len(used) > 100
-    errors = []
-    for source, name, arg, where in used:
-        try:
-            catalog(source).resolve(name, arg)
-        except UnknownFieldError as exc:
-            errors.append(f"{where}: {exc}")
+    errors = [f"{where}: {err}" for source, name, arg, where in used if (err := _resolves(source, name, arg))]
     assert errors == []
 
 
