@@ -130,6 +130,13 @@ def test_all_reference_fields_present() -> None:
     assert sum(1 for s in K8S_SPECS if s.name.startswith("ka.")) == 71 + 15 + 14
 
 
+def test_syscall_event_types() -> None:
+    types = catalog("syscall").event_types
+    assert {"open", "openat", "execve", "connect", "madvise", "container", "procexit"} <= types
+    assert "list_a" not in types and "ka.verb" not in types
+    assert catalog("k8s_audit").event_types == frozenset()
+
+
 def test_specs_are_well_formed() -> None:
     for source, specs in (("syscall", SYSCALL_SPECS), ("k8s_audit", K8S_SPECS)):
         names = [s.name for s in specs]

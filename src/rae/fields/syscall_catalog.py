@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rae.fields.base import ArgMode, FieldSpec
+from rae.syscall.event_table import EVENTS_BY_NAME, SYSCALL_NAMES
 
-__all__ = ["SPECS"]
+__all__ = ["EVENT_TYPES", "SPECS"]
 
 _A = ArgMode
 
@@ -516,3 +517,7 @@ SPECS: list[FieldSpec] = [
     *_SPAN,
     *_EVTIN,
 ]
+
+#: the values ``evt.type`` may be compared with: event names and syscall names (libsinsp checks
+#: both tables and fails the rule with "unknown event type X" otherwise)
+EVENT_TYPES: frozenset[str] = frozenset(EVENTS_BY_NAME) | frozenset(SYSCALL_NAMES)
