@@ -494,8 +494,11 @@ def apply_override(tree: dict[str, Any], option: str) -> None:
             if last:
                 node[part] = value
             else:
-                if not isinstance(node.get(part), (dict, list)):
+                if node.get(part) is None:
                     node[part] = fresh
+                elif not isinstance(node[part], (dict, list)):
+                    here = ".".join(str(p) for p in path[: pos + 1])
+                    raise RaeError(f'-o "{option}": {here} is not a mapping or a list')
                 node = node[part]
         else:
             if not isinstance(node, list):
@@ -507,8 +510,10 @@ def apply_override(tree: dict[str, Any], option: str) -> None:
                 node.append(value if last else fresh)
             elif last:
                 node[idx] = value
-            elif not isinstance(node[idx], (dict, list)):
+            elif node[idx] is None:
                 node[idx] = fresh
+            elif not isinstance(node[idx], (dict, list)):
+                raise RaeError(f'-o "{option}": {where}[{idx}] is not a mapping or a list')
             if not last:
                 node = node[idx]
 
