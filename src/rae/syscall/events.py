@@ -100,9 +100,6 @@ class EventInfo:
             self.param_index = {p.name: i for i, p in enumerate(self.params)}
 
 
-_UNSET: Any = object()
-
-
 class SyscallEvent:
     """One event of a capture; ``params`` decodes lazily, the state slots are filled by the engine.
 
@@ -134,7 +131,7 @@ class SyscallEvent:
         self.cpu = cpu
         self.code = code
         self.info = info
-        self._params = _UNSET if params is None else params
+        self._params = params  # None: not decoded yet
         self.raw = raw
         #: number of parameters present (``len(params)``)
         self.nparams = nparams if nparams is not None else (len(params) if params is not None else 0)
@@ -145,7 +142,7 @@ class SyscallEvent:
     @property
     def params(self) -> list[Any]:
         p = self._params
-        if p is _UNSET:
+        if p is None:
             from rae.syscall.scap_reader import decode_params
 
             p = self._params = decode_params(self)

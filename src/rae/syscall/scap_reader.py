@@ -92,6 +92,11 @@ _EV2 = struct.Struct("<HQqIHI")
 _EVF1 = struct.Struct("<HIQqIH")
 _EVF2 = struct.Struct("<HIQqIHI")
 _SHB = struct.Struct("<IHHq")
+# block type, block length, then the V2 event: cpu, ts, tid, len, type, nparams
+_EVHDR = struct.Struct("<IIHQqIHI")
+_LARGE_EV_BLOCKS = frozenset((0x221, 0x222))
+#: code → EventInfo for the codes whose parameter lengths are u16 (None for large-payload ones)
+_SMALL_CODES = [None if e.flags & EF_LARGE_PAYLOAD else e for e in EVENTS]
 _MI = struct.Struct("<IQQ128sQQQQ")
 
 _LENS16: dict[int, struct.Struct] = {}
@@ -206,6 +211,7 @@ class ScapReader:
         self.skipped_blocks: Counter[int] = Counter()
         self.skipped_events: Counter[int] = Counter()
         self.nevents = 0
+        self._done = False
 
     # context manager
     def __enter__(self) -> ScapReader:
@@ -319,8 +325,8 @@ class ScapReader:
             start = c.pos
             rec_len = c.u32() if ver == 9 else 0
             tid, pid, ptid = c.u64(), c.u64(), c.u64()
-            sid = c.u64() if ver >= 6 else None
-            vpgid = c.u64() if ver >= 8 else None
+            sid = c.i64() if ver >= 6 else None
+            vpgid = c.i64() if ver >= 8 else None
             comm, exe = c.str16(), c.str16()
             exepath = c.str16() if ver >= 7 else None
             args, cwd = c.str16(), c.str16()
@@ -427,101 +433,125 @@ class ScapReader:
         self.read_header()
         return self._events()
 
-    def _events(self) -> Iterator[SyscallEvent]:  # the hot loop, kept in one piece
-        bh = _BH.unpack_from
+    def _events(self) -> Iterator[SyscallEvent]:
+        """The hot loop: V2 event blocks take an inlined fast path, everything else `_other_block`."""
+        hdr = _EVHDR.unpack_from
         u32 = _U32.unpack_from
-        ev1, ev2, evf1, evf2 = _EV1.unpack_from, _EV2.unpack_from, _EVF1.unpack_from, _EVF2.unpack_from
-        events = EVENTS
+        lens16 = [_lens_struct(n, False).unpack_from for n in range(33)]
+        small = _SMALL_CODES
         emax = EVENT_MAX
-        new = SyscallEvent
-        large_flag = EF_LARGE_PAYLOAD
+        new = object.__new__
+        cls = SyscallEvent
+        other = self._other_block
         num = self.nevents
         buf = self._buf
         pos = self._pos
         end = len(buf)
-        while True:
-            if end - pos < 8:
+        try:
+            while True:
+                if end - pos >= 36:
+                    btype, blen, cpu, ts, tid, elen, code, npar = hdr(buf, pos)
+                    if (btype == 0x216 and blen <= end - pos and 36 <= elen + 10 <= blen - 4
+                            and blen <= 65544 and code < emax and small[code] and npar <= 32
+                            and u32(buf, pos + blen - 4)[0] == blen):
+                        eend = pos + 10 + elen
+                        if (npar and pos + 36 + 2 * npar + sum(lens16[npar](buf, pos + 36)) == eend) or (
+                                not npar and eend == pos + 36):
+                            num += 1
+                            e = new(cls)
+                            e.num = num
+                            e.ts = ts
+                            e.tid = tid
+                            e.cpu = cpu
+                            e.code = code
+                            e.info = small[code]
+                            e._params = None
+                            e.raw = buf[pos + 36:eend]
+                            e.nparams = npar
+                            e.thread = e.fdinfo = e.extra = None
+                            yield e
+                            pos += blen
+                            continue
+                # anything else: refill, other block types, errors
                 self._pos = pos
-                if not self._fill(8):
-                    if len(self._buf) - self._pos:
-                        raise self._err(self._base + self._pos, "capture truncated inside a block header")
-                    self.nevents = num
-                    return
+                self.nevents = num
+                evt = other()
                 buf, pos, end = self._buf, self._pos, len(self._buf)
-            btype, blen = bh(buf, pos)
-            if end - pos < blen or blen < 12:
-                self._pos = pos
-                if blen < 12:
-                    raise self._err(self._base + pos, f"invalid block length {blen} (block type 0x{btype:x})")
-                if not self._fill(blen):
-                    raise self._err(self._base + self._pos,
-                                    f"capture truncated: block of type 0x{btype:x} and length {blen} "
-                                    "has only "
-                                    f"{len(self._buf) - self._pos} bytes")
-                buf, pos, end = self._buf, self._pos, len(self._buf)
-            kind = EV_BLOCKS.get(btype)
-            if kind is None:
-                self._pos = pos
-                self._metadata_block(btype, blen)
-                buf, pos, end = self._buf, self._pos, len(self._buf)
-                continue
-            if u32(buf, pos + blen - 4)[0] != blen:
-                trailer = u32(buf, pos + blen - 4)[0]
-                raise self._err(self._base + pos, f"corrupt event block: length {blen} but trailer {trailer}")
-            has_np, has_flags = kind
-            try:
-                if has_np:
-                    if has_flags:
-                        cpu, _fl, ts, tid, elen, code, npar = evf2(buf, pos + 8)
-                        hstart = pos + 14
-                    else:
-                        cpu, ts, tid, elen, code, npar = ev2(buf, pos + 8)
-                        hstart = pos + 10
-                    pstart = hstart + 26
+                if evt is None:
+                    if self._done:
+                        return
+                    continue
+                num = evt.num
+                yield evt
+        finally:
+            self.nevents = num
+
+    def _other_block(self) -> SyscallEvent | None:
+        """Handle the block at ``_pos`` (advancing past it): an event, or None (metadata, skipped
+        event, or the end of the data: then ``_done`` is set)."""
+        if not self._fill(8):
+            if len(self._buf) - self._pos:
+                raise self._err(self._base + self._pos, "capture truncated inside a block header")
+            self._done = True
+            return None
+        btype, blen = _BH.unpack_from(self._buf, self._pos)
+        kind = EV_BLOCKS.get(btype)
+        if kind is None:
+            self._metadata_block(btype, blen)
+            return None
+        self._block(btype, blen)  # complete and trailer checked
+        buf, pos = self._buf, self._pos
+        off = self._base + pos
+        has_np, has_flags = kind
+        try:
+            if has_np:
+                if has_flags:
+                    cpu, _fl, ts, tid, elen, code, npar = _EVF2.unpack_from(buf, pos + 8)
+                    hstart = pos + 14
                 else:
-                    if has_flags:
-                        cpu, _fl, ts, tid, elen, code = evf1(buf, pos + 8)
-                        hstart = pos + 14
-                    else:
-                        cpu, ts, tid, elen, code = ev1(buf, pos + 8)
-                        hstart = pos + 10
-                    pstart = hstart + 22
-                    npar = -1
-            except struct.error:
-                raise self._err(self._base + pos, f"event block too short ({blen} bytes)") from None
-            eend = hstart + elen
-            if eend > pos + blen - 4 or pstart > eend:
-                raise self._err(self._base + pos,
-                                f"event length {elen} does not fit its block of {blen} bytes")
-            if btype in (0x204, 0x8010ABCD, 0x216, 0x208, 0x217) and blen - 8 > _NON_LARGE_MAX:
-                raise self._err(self._base + pos, f"event block of {blen} bytes exceeds the 64 KiB limit")
-            if code >= emax:
-                self.skipped_events[code] += 1
-                pos += blen
-                continue
-            info = events[code]
-            large = info.flags & large_flag
+                    cpu, ts, tid, elen, code, npar = _EV2.unpack_from(buf, pos + 8)
+                    hstart = pos + 10
+                pstart = hstart + 26
+            else:
+                if has_flags:
+                    cpu, _fl, ts, tid, elen, code = _EVF1.unpack_from(buf, pos + 8)
+                    hstart = pos + 14
+                else:
+                    cpu, ts, tid, elen, code = _EV1.unpack_from(buf, pos + 8)
+                    hstart = pos + 10
+                pstart = hstart + 22
+                npar = -1
+        except struct.error:
+            raise self._err(off, f"event block too short ({blen} bytes)") from None
+        eend = hstart + elen
+        if eend > pos + blen - 4 or pstart > eend:
+            raise self._err(off, f"event length {elen} does not fit its block of {blen} bytes")
+        if btype not in _LARGE_EV_BLOCKS and blen - 8 > _NON_LARGE_MAX:
+            raise self._err(off, f"event block of {blen} bytes exceeds the 64 KiB limit")
+        self._pos = pos + blen
+        if code >= EVENT_MAX:
+            self.skipped_events[code] += 1
+            return None
+        info = EVENTS[code]
+        large = bool(info.flags & EF_LARGE_PAYLOAD)
+        num = self.nevents + 1
+        bad = f"corrupt event #{num} ({info.name}): parameter lengths do not add up to the event length"
+        if npar < 0:
+            if code in (PPME_NOTIFICATION_E, PPME_INFRASTRUCTURE_EVENT_E):
+                eend -= 3
+            npar = _infer_nparams(buf, pstart, eend, len(info.params), large)
             if npar < 0:
-                if code in (PPME_NOTIFICATION_E, PPME_INFRASTRUCTURE_EVENT_E):
-                    eend -= 3
-                npar = _infer_nparams(buf, pstart, eend, len(info.params), large)
-                if npar < 0:
-                    raise self._err(self._base + pos, f"corrupt event #{num + 1} ({info.name}): parameter "
-                                    "lengths do not add up to the event length")
-            elif npar:
-                if npar > 32:
-                    raise self._err(self._base + pos, f"corrupt event #{num + 1}: {npar} parameters")
-                lsz = 4 if large else 2
-                if pstart + lsz * npar > eend or pstart + lsz * npar + sum(
-                        _lens_struct(npar, large).unpack_from(buf, pstart)) != eend:
-                    raise self._err(self._base + pos, f"corrupt event #{num + 1} ({info.name}): parameter "
-                                    "lengths do not add up to the event length")
-            elif pstart != eend:
-                raise self._err(self._base + pos, f"corrupt event #{num + 1} ({info.name}): parameter "
-                                "lengths do not add up to the event length")
-            num += 1
-            yield new(num, ts, tid, cpu, code, info, None, buf[pstart:eend], nparams=npar)
-            pos += blen
+                raise self._err(off, bad)
+        elif npar:
+            if npar > 32:
+                raise self._err(off, f"corrupt event #{num}: {npar} parameters")
+            lsz = 4 if large else 2
+            if pstart + lsz * npar > eend or pstart + lsz * npar + sum(
+                    _lens_struct(npar, large).unpack_from(buf, pstart)) != eend:
+                raise self._err(off, bad)
+        elif pstart != eend:
+            raise self._err(off, bad)
+        return SyscallEvent(num, ts, tid, cpu, code, info, None, buf[pstart:eend], nparams=npar)
 
 
 def _infer_nparams(buf: bytes, pstart: int, eend: int, schema_n: int, large: bool) -> int:
