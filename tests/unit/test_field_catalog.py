@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from rae import cli
-from rae.fields import SOURCES, ArgMode, FieldCatalog, UnknownFieldError, catalog
+from rae.fields import SOURCES, ArgMode, FieldCatalog, Kind, UnknownFieldError, catalog
 from rae.fields.k8s_audit_catalog import SPECS as K8S_SPECS
 from rae.fields.syscall_catalog import SPECS as SYSCALL_SPECS
 
@@ -130,6 +130,17 @@ def test_all_reference_fields_present() -> None:
     assert sum(1 for s in K8S_SPECS if s.name.startswith("ka.")) == 71 + 15 + 14
 
 
+def test_rawarg_takes_the_parameter_type() -> None:
+    cat = catalog("syscall")
+    assert cat.specs["evt.rawarg"].type == "DYNAMIC"
+    res = cat.resolve("evt.rawarg.res")
+    assert (res.spec.name, res.spec.type, res.spec.kind) == ("evt.rawarg", "ERRNO", Kind.NUMBER)
+    assert cat.resolve("evt.rawarg.flags").spec.kind is Kind.NUMBER
+    assert cat.resolve("evt.rawarg.name").spec.kind is Kind.STRING
+    assert cat.resolve("evt.arg.res").spec.type == "CHARBUF"  # rendered form stays a string
+    assert cat.resolve("evt.arg", "7").arg == "7"  # an index is not a parameter name
+
+
 def test_syscall_event_types() -> None:
     types = catalog("syscall").event_types
     assert {"open", "openat", "execve", "connect", "madvise", "container", "procexit"} <= types
@@ -228,6 +239,8 @@ def test_k8s_audit_argument_forms(text: str, arg: str | None, spec: str, is_list
         ("syscall", "evt.arg", "flags"),  # brackets hold an index; names go after a dot
         ("syscall", "evt.rawarg", "0"),  # only the dotted form
         ("syscall", "evt.rawarg", None),
+        ("syscall", "evt.arg.nosuch", None),  # not a parameter of any event
+        ("syscall", "evt.rawarg.nosuch", None),
         ("syscall", "evt.type.is", None),
         ("syscall", "evt.type.is", "open"),
         ("syscall", "thread.cgroup", None),

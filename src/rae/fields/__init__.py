@@ -51,6 +51,7 @@ def catalog(source: str) -> FieldCatalog:
     cat = FieldCatalog(source)
     cat.add(mod.SPECS)
     cat.event_types = frozenset(getattr(mod, "EVENT_TYPES", ()))
+    cat.event_params = dict(getattr(mod, "EVENT_PARAMS", {}))
     try:
         binder = importlib.import_module(binder_mod)
     except ModuleNotFoundError as exc:

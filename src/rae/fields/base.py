@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
@@ -76,6 +76,8 @@ _KINDS: dict[str, Kind] = {
     "PID": Kind.NUMBER,
     "FD": Kind.NUMBER,
     "ERRNO": Kind.NUMBER,
+    "SYSCALLID": Kind.NUMBER,
+    "SIGSET": Kind.NUMBER,
     "UID": Kind.NUMBER,
     "GID": Kind.NUMBER,
     "MODE": Kind.NUMBER,
@@ -126,7 +128,9 @@ class FieldSpec:
     ``bracket_arg`` (default true) means the argument may be written in brackets; false for the
     fields libsinsp only parses in dotted form (``evt.rawarg.res``, ``evt.type.is.open``,
     ``thread.cgroup.cpu``). ``bracket_index_only`` means the bracketed form takes an index and
-    the dotted form a key (``evt.arg[0]`` vs ``evt.arg.flags``).
+    the dotted form a key (``evt.arg[0]`` vs ``evt.arg.flags``). ``param_arg`` means the key
+    names an event parameter: `FieldCatalog.resolve` checks it against the catalog's
+    ``event_params`` and gives a ``DYNAMIC`` field the parameter's type (``evt.rawarg.res``).
     """
 
     name: str
@@ -139,6 +143,7 @@ class FieldSpec:
     category: str = ""
     bracket_arg: bool = True
     bracket_index_only: bool = False
+    param_arg: bool = False
 
     @property
     def kind(self) -> Kind:
@@ -206,6 +211,8 @@ class FieldCatalog:
     bindings: dict[str, Binding] = field(default_factory=dict)
     #: event type names this source knows (for ``evt.type`` validation); empty = not checked
     event_types: frozenset[str] = frozenset()
+    #: event parameter name → type of its first definition (evt.arg.NAME); empty = not checked
+    event_params: dict[str, str] = field(default_factory=dict)
 
     def add(self, specs: Iterable[FieldSpec]) -> None:
         for spec in specs:
@@ -251,6 +258,12 @@ class FieldCatalog:
                 raise UnknownFieldError(f"filter {spec.name}: invalid index argument '{arg}'")
             if not arg:
                 raise UnknownFieldError(f"filter {spec.name}: empty argument")
+            if spec.param_arg and self.event_params and not by_index:
+                ptype = self.event_params.get(arg)
+                if ptype is None:
+                    raise UnknownFieldError(f"unknown event argument {arg}")
+                if spec.type == "DYNAMIC":
+                    spec = replace(spec, type=ptype)
         return ResolvedField(spec, arg, shown)
 
     def extractor(self, ref: ResolvedField) -> Extractor:

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rae.fields.base import ArgMode, FieldSpec
-from rae.syscall.event_table import EVENTS_BY_NAME, SYSCALL_NAMES
+from rae.syscall.event_table import EVENTS, EVENTS_BY_NAME, SYSCALL_NAMES
 
-__all__ = ["EVENT_TYPES", "SPECS"]
+__all__ = ["EVENT_PARAMS", "EVENT_TYPES", "SPECS"]
 
 _A = ArgMode
 
@@ -82,6 +82,7 @@ _EVT_SYSCALL = _cls(
             _A.INDEX_OR_KEY_REQUIRED,
             dotted_arg=True,
             bracket_index_only=True,
+            param_arg=True,
         ),
         _f(
             "evt.rawarg",
@@ -90,6 +91,7 @@ _EVT_SYSCALL = _cls(
             _A.KEY_REQUIRED,
             dotted_arg=True,
             bracket_arg=False,
+            param_arg=True,
         ),
         _f("evt.info", "CHARBUF", "argument string, or a readable summary for some event types"),
         _f("evt.buffer", "BYTEBUF", "binary data buffer of I/O events"),
@@ -521,3 +523,17 @@ SPECS: list[FieldSpec] = [
 #: the values ``evt.type`` may be compared with: event names and syscall names (libsinsp checks
 #: both tables and fails the rule with "unknown event type X" otherwise)
 EVENT_TYPES: frozenset[str] = frozenset(EVENTS_BY_NAME) | frozenset(SYSCALL_NAMES)
+
+
+def _event_params() -> dict[str, str]:
+    """Parameter name → type, the first definition in event-code order winning, as libsinsp's
+    lookup of ``evt.arg.NAME`` / ``evt.rawarg.NAME`` does."""
+    params: dict[str, str] = {}
+    for info in EVENTS:
+        for param in info.params:
+            params.setdefault(param.name, param.type)
+    return params
+
+
+#: the parameter names ``evt.arg.NAME`` / ``evt.rawarg.NAME`` accept, with their types
+EVENT_PARAMS: dict[str, str] = _event_params()
