@@ -112,8 +112,8 @@ class ArgMode(enum.Enum):
     NONE = "none"
     INDEX_OPTIONAL = "index, optional"  # proc.aname[2]; without it: any/all values
     INDEX_REQUIRED = "index, required"
-    KEY_OPTIONAL = "key, optional"  # evt.arg[name] or evt.arg.name (dotted) …
-    KEY_REQUIRED = "key, required"  # proc.env[HOME], jevt.value[/a/b], ka.uri.param[x]
+    KEY_OPTIONAL = "key, optional"  # proc.env[HOME], evt.abspath.src (dotted)
+    KEY_REQUIRED = "key, required"  # jevt.value[/a/b], ka.uri.param[x], k8s.pod.label.app
     INDEX_OR_KEY = "index or key"  # proc.aenv[2] or proc.aenv[HOME]
     INDEX_OR_KEY_REQUIRED = "index or key, required"  # container.mount.dest[0|/proc*], evt.arg
 
