@@ -15,7 +15,6 @@ from rae.fields import SOURCES, ArgMode, FieldSpec, catalog
 
 __all__ = ["add_arguments", "field_records", "main"]
 
-_NAME_WIDTH = 38
 _TYPE_WIDTH = 14
 
 
@@ -70,8 +69,10 @@ def arg_form(spec: FieldSpec) -> str:
 
 
 def _text_lines(source: str) -> Iterable[str]:
+    specs = _specs(source)
+    width = max(len(s.name) for s in specs) + 1
     current: str | None = None
-    for spec in _specs(source):
+    for spec in specs:
         if spec.category != current:
             current = spec.category
             yield ""
@@ -79,7 +80,7 @@ def _text_lines(source: str) -> Iterable[str]:
             yield f"Field Class:    {current}"
             yield f"Event Sources:  {source}"
             yield ""
-        name = spec.name.ljust(_NAME_WIDTH - 1)
+        name = spec.name.ljust(width)
         kind = (f"LIST({spec.type})" if spec.is_list else spec.type).ljust(_TYPE_WIDTH)
         notes = []
         form = arg_form(spec)
