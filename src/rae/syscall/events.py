@@ -100,6 +100,13 @@ class EventInfo:
             self.param_index = {p.name: i for i, p in enumerate(self.params)}
 
 
+def _decode(evt: SyscallEvent) -> list[Any]:
+    """Replaced by `rae.syscall.scap_reader.decode_params` when that module is imported."""
+    from rae.syscall.scap_reader import decode_params
+
+    return decode_params(evt)
+
+
 class SyscallEvent:
     """One event of a capture; ``params`` decodes lazily, the state slots are filled by the engine.
 
@@ -143,9 +150,7 @@ class SyscallEvent:
     def params(self) -> list[Any]:
         p = self._params
         if p is None:
-            from rae.syscall.scap_reader import decode_params
-
-            p = self._params = decode_params(self)
+            p = self._params = _decode(self)
         return p
 
     @params.setter

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from rae.errors import RaeError
+from rae.syscall import events as _events_module
 from rae.syscall.event_table import (
     DYN_TABLES,
     EF_LARGE_PAYLOAD,
@@ -672,61 +673,98 @@ def _split0(s: str) -> list[str]:
 
 # --- parameter decoding ----------------------------------------------------------------------------
 
-_SIGNED = frozenset(("INT8", "INT16", "INT32", "INT64", "ERRNO", "FD", "PID"))
-_UNSIGNED = frozenset(("UINT8", "UINT16", "UINT32", "UINT64", "FLAGS8", "FLAGS16", "FLAGS32",
-                       "ENUMFLAGS8", "ENUMFLAGS16", "ENUMFLAGS32", "UID", "GID", "MODE", "SIGTYPE",
-                       "SYSCALLID", "PORT", "L4PROTO", "SOCKFAMILY", "BOOL", "SIGSET", "RELTIME",
-                       "ABSTIME"))
-_STRINGS = frozenset(("CHARBUF", "FSPATH", "FSRELPATH"))
+def _signed(d: bytes) -> int:
+    return int.from_bytes(d, "little", signed=True)
+
+
+def _unsigned(d: bytes) -> int:
+    return int.from_bytes(d, "little")
+
+
+def _string(d: bytes) -> bytes:
+    return d[:-1] if d[-1] == 0 else d
+
+
+def _bytes(d: bytes) -> bytes:
+    return d
+
+
+def _sockaddr(d: bytes) -> tuple[Any, ...]:
+    fam = d[0]
+    if fam == 2 and len(d) >= 7:
+        return (2, d[1:5], int.from_bytes(d[5:7], "little"))
+    if fam == 10 and len(d) >= 19:
+        return (10, d[1:17], int.from_bytes(d[17:19], "little"))
+    if fam == 1:
+        return (1, d[1:].split(b"\0", 1)[0])
+    return (fam, d[1:])
+
+
+def _socktuple(d: bytes) -> tuple[Any, ...]:
+    fam = d[0]
+    if fam == 2 and len(d) >= 13:
+        return (2, d[1:5], int.from_bytes(d[5:7], "little"), d[7:11], int.from_bytes(d[11:13], "little"))
+    if fam == 10 and len(d) >= 37:
+        return (10, d[1:17], int.from_bytes(d[17:19], "little"), d[19:35], int.from_bytes(d[35:37], "little"))
+    if fam == 1 and len(d) >= 17:
+        return (1, int.from_bytes(d[1:9], "little"), int.from_bytes(d[9:17], "little"),
+                d[17:].split(b"\0", 1)[0])
+    return (fam, d[1:])
+
+
+def _fdlist(d: bytes) -> list[tuple[int, int]]:
+    n = int.from_bytes(d[:2], "little")
+    if 2 + 10 * n > len(d):
+        raise ValueError("fd list longer than its parameter")
+    return [(int.from_bytes(d[2 + 10 * i:10 + 10 * i], "little", signed=True),
+             int.from_bytes(d[10 + 10 * i:12 + 10 * i], "little")) for i in range(n)]
+
+
+def _double(d: bytes) -> float:
+    return _DOUBLE.unpack(d[:8])[0]
+
+
 _DOUBLE = struct.Struct("<d")
+_DECODERS: dict[str, Any] = {
+    **dict.fromkeys(("INT8", "INT16", "INT32", "INT64", "ERRNO", "FD", "PID"), _signed),
+    **dict.fromkeys(("UINT8", "UINT16", "UINT32", "UINT64", "FLAGS8", "FLAGS16", "FLAGS32", "ENUMFLAGS8",
+                     "ENUMFLAGS16", "ENUMFLAGS32", "UID", "GID", "MODE", "SIGTYPE", "SYSCALLID", "PORT",
+                     "L4PROTO", "SOCKFAMILY", "BOOL", "SIGSET", "RELTIME", "ABSTIME"), _unsigned),
+    **dict.fromkeys(("CHARBUF", "FSPATH", "FSRELPATH"), _string),
+    "SOCKADDR": _sockaddr,
+    "SOCKTUPLE": _socktuple,
+    "FDLIST": _fdlist,
+    "DOUBLE": _double,
+}
+
+
+def _decoder(ptype: str, dyn_table: str | None) -> Any:
+    """The bytes → value function of a parameter type (None for BYTEBUF: kept as is, even empty)."""
+    if ptype == "BYTEBUF":
+        return None
+    if ptype == "DYN":
+        subs = {i: _decoder(t, None) for i, (t, _f) in DYN_TABLES.get(dyn_table or "", {}).items()}
+
+        def dyn(d: bytes) -> tuple[int, Any]:
+            sub = subs.get(d[0], _bytes)
+            rest = d[1:]
+            if sub is None:
+                return (d[0], rest)
+            return (d[0], sub(rest) if rest else None)
+
+        return dyn
+    return _DECODERS.get(ptype, _bytes)
 
 
 def decode_value(ptype: str, data: bytes, dyn_table: str | None = None) -> Any:
     """One parameter's bytes → its Python value (see `rae.syscall.events` for the mapping)."""
-    if not data:
-        return b"" if ptype == "BYTEBUF" else None
-    if ptype in _SIGNED:
-        return int.from_bytes(data, "little", signed=True)
-    if ptype in _UNSIGNED:
-        return int.from_bytes(data, "little")
-    if ptype in _STRINGS:
-        return data[:-1] if data[-1] == 0 else data
-    if ptype == "BYTEBUF":
-        return data
-    if ptype == "SOCKADDR":
-        fam = data[0]
-        if fam == 2 and len(data) >= 7:
-            return (2, data[1:5], int.from_bytes(data[5:7], "little"))
-        if fam == 10 and len(data) >= 19:
-            return (10, data[1:17], int.from_bytes(data[17:19], "little"))
-        if fam == 1:
-            return (1, data[1:].split(b"\0", 1)[0])
-        return (fam, data[1:])
-    if ptype == "SOCKTUPLE":
-        fam = data[0]
-        if fam == 2 and len(data) >= 13:
-            return (2, data[1:5], int.from_bytes(data[5:7], "little"), data[7:11],
-                    int.from_bytes(data[11:13], "little"))
-        if fam == 10 and len(data) >= 37:
-            return (10, data[1:17], int.from_bytes(data[17:19], "little"), data[19:35],
-                    int.from_bytes(data[35:37], "little"))
-        if fam == 1 and len(data) >= 17:
-            return (1, int.from_bytes(data[1:9], "little"), int.from_bytes(data[9:17], "little"),
-                    data[17:].split(b"\0", 1)[0])
-        return (fam, data[1:])
-    if ptype == "FDLIST":
-        n = int.from_bytes(data[:2], "little")
-        if 2 + 10 * n > len(data):
-            raise ValueError("fd list longer than its parameter")
-        return [(int.from_bytes(data[2 + 10 * i:10 + 10 * i], "little", signed=True),
-                 int.from_bytes(data[10 + 10 * i:12 + 10 * i], "little")) for i in range(n)]
-    if ptype == "DOUBLE":
-        return _DOUBLE.unpack(data[:8])[0]
-    if ptype == "DYN":
-        idx = data[0]
-        sub = DYN_TABLES.get(dyn_table or "", {}).get(idx)
-        return (idx, decode_value(sub[0], data[1:]) if sub else data[1:])
-    return data  # IPV4ADDR, IPV6ADDR, IPNET…: raw bytes
+    dec = _decoder(ptype, dyn_table)
+    if dec is None:
+        return bytes(data)
+    return dec(bytes(data)) if data else None
+
+
+_CODE_DECODERS: dict[int, tuple[Any, ...]] = {}
 
 
 def decode_params(evt: SyscallEvent) -> list[Any]:
@@ -735,25 +773,36 @@ def decode_params(evt: SyscallEvent) -> list[Any]:
     if raw is None:
         return []
     info: EventInfo = evt.info
+    decs = _CODE_DECODERS.get(info.code)
+    if decs is None:
+        decs = _CODE_DECODERS[info.code] = tuple(_decoder(p.type, p.flags_table) for p in info.params)
     n = evt.nparams
+    if not n:
+        return []
     large = info.flags & EF_LARGE_PAYLOAD
-    lsz = 4 if large else 2
     try:
-        lens = _lens_struct(n, bool(large)).unpack_from(raw, 0) if n else ()
-        pinfos = info.params
+        lens = _lens_struct(n, bool(large)).unpack_from(raw, 0)
+        if not isinstance(raw, bytes):
+            raw = bytes(raw)
         out: list[Any] = []
-        off = lsz * n
-        for i, ln in enumerate(lens):
-            data = bytes(raw[off:off + ln])
-            off += ln
-            if i < len(pinfos):
-                p = pinfos[i]
-                out.append(decode_value(p.type, data, p.flags_table))
+        off = (4 if large else 2) * n
+        if n > len(decs):  # more parameters than the schema knows: keep their bytes
+            decs = decs + (None,) * (n - len(decs))
+        for dec, ln in zip(decs, lens, strict=False):
+            end = off + ln
+            if dec is None:
+                out.append(raw[off:end])
+            elif ln:
+                out.append(dec(raw[off:end]))
             else:
-                out.append(data)  # more parameters than the schema knows: keep the bytes
+                out.append(None)
+            off = end
         return out
     except (struct.error, ValueError, IndexError) as exc:
         raise CaptureError(f"corrupt parameters in event #{evt.num} ({info.name}): {exc}") from None
+
+
+_events_module._decode = decode_params  # the lazy ``SyscallEvent.params`` calls it directly
 
 
 def read_capture(path: str) -> tuple[ScapReader, list[SyscallEvent]]:
