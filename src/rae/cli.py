@@ -8,6 +8,7 @@ errors into one line and an exit code (0 ok, 1 invalid input, 2 usage).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
@@ -71,15 +72,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # stdout closed by `| head`: quiet exit, as sysdig and falco do
-        try:
+        with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
         return 0
     except Exception as exc:  # the last line of defence: one line, never a traceback
         if os.environ.get("RAE_DEBUG"):
             raise
-        sys.stderr.write(f"rae {args.verb}: internal error: {type(exc).__name__}: {exc} (set RAE_DEBUG=1 for details)\n")
+        name = type(exc).__name__
+        sys.stderr.write(f"rae {args.verb}: internal error: {name}: {exc} (set RAE_DEBUG=1 for details)\n")
         return EXIT_INVALID
 
 

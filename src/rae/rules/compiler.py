@@ -1,0 +1,568 @@
+"""Compiling a condition tree into one Python function ``evt -> bool``.
+
+The tree (macros already expanded) becomes Python source once: ``and``/``or``/``not`` map to
+Python's, each check to a small expression over the value its field extractor returns, with
+constants (sets, compiled globs and regexes, networks) bound as globals of the function. The
+hot path then does one call per field, set lookups and string methods — no tree walking.
+
+Semantics (libsinsp's ``compare``): a field with no value makes every comparison false
+(``!=`` too; ``not x = y`` is therefore true). Multi-valued fields: ``in`` needs every value in
+the set, ``intersects`` one, ``pmatch`` every value under a prefix, other operators one value.
+The ancestor fields (``proc.aname`` and friends, without an index) are true when *any*
+ancestor satisfies the comparison, ``in`` included.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import ipaddress
+import os.path
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rae.fields import FieldCatalog, Kind, ResolvedField, UnknownFieldError
+from rae.rules.ast import (
+    And,
+    BinaryCheck,
+    Expr,
+    FieldRef,
+    Identifier,
+    ListValue,
+    Not,
+    Operand,
+    Or,
+    Pos,
+    Transformer,
+    UnaryCheck,
+    Value,
+)
+
+__all__ = ["ANCESTOR_FIELDS", "CompileError", "Operand", "compile_condition", "resolve_operand"]
+
+#: Fields that, without an index, test every ancestor ("any ancestor matches").
+ANCESTOR_FIELDS = frozenset(
+    ("proc.aname", "proc.apid", "proc.aexe", "proc.aexepath", "proc.acmdline", "proc.aenv", "proc.aargs")
+)
+
+_STRING_TRANSFORMERS = ("tolower", "toupper", "b64", "basename")
+
+
+class CompileError(ValueError):
+    """A condition that parses but cannot compile (unknown field, bad value…), with a position."""
+
+    def __init__(self, message: str, pos: Pos) -> None:
+        super().__init__(message)
+        self.message = message
+        self.pos = pos
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOperand:
+    """A field or transformer chain ready to extract: its extractor and how values compare."""
+
+    extract: Callable[[Any], Any]
+    kind: Kind
+    multi: bool  # a tuple of values
+    any_ancestor: bool  # "any value satisfies" for every operator
+    dynamic: bool  # evt.rawarg: type known only at run time
+    field: ResolvedField | None
+    text: str
+
+
+# -- transformers ----------------------------------------------------------------------------
+
+
+def _b64(s: str) -> str | None:
+    try:
+        return base64.b64decode(s, validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _basename(s: str) -> str:
+    return "" if s.endswith("/") else os.path.basename(s)
+
+
+_TRANSFORM_FUNCS: dict[str, Callable[[Any], Any]] = {
+    "tolower": lambda s: s.lower() if isinstance(s, str) else s,
+    "toupper": lambda s: s.upper() if isinstance(s, str) else s,
+    "b64": lambda s: _b64(s) if isinstance(s, str) else None,
+    "basename": lambda s: _basename(s) if isinstance(s, str) else s,
+}
+
+
+def _wrap_transformer(name: str, inner: CompiledOperand) -> Callable[[Any], Any]:
+    x = inner.extract
+    if name == "len":
+        if inner.multi:
+
+            def f_len_multi(evt: Any) -> Any:
+                v = x(evt)
+                return None if v is None else len(v)
+
+            return f_len_multi
+
+        def f_len(evt: Any) -> Any:
+            v = x(evt)
+            return None if v is None else len(v) if isinstance(v, (str, bytes, tuple)) else None
+
+        return f_len
+    fn = _TRANSFORM_FUNCS[name]
+    if inner.multi:
+
+        def f_multi(evt: Any) -> Any:
+            v = x(evt)
+            if v is None:
+                return None
+            out = tuple(r for r in (fn(i) for i in v) if r is not None)
+            return out or None
+
+        return f_multi
+
+    def f_single(evt: Any) -> Any:
+        v = x(evt)
+        return None if v is None else fn(v)
+
+    return f_single
+
+
+def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
+    """Check a field or transformer chain against the catalog and build its extractor."""
+    if isinstance(op, FieldRef):
+        try:
+            ref = cat.resolve(op.name, op.arg)
+        except UnknownFieldError as exc:
+            raise CompileError(str(exc), op.pos) from None
+        any_anc = ref.spec.name in ANCESTOR_FIELDS and ref.arg is None
+        multi = ref.is_list
+        return CompiledOperand(
+            extract=cat.extractor(ref),
+            kind=ref.spec.kind,
+            multi=multi,
+            any_ancestor=any_anc,
+            dynamic=ref.spec.type.upper() == "DYNAMIC",
+            field=ref,
+            text=ref.text,
+        )
+    inner = resolve_operand(op.child, cat)
+    if op.name == "val":
+        return inner
+    if op.name in _STRING_TRANSFORMERS and inner.kind not in (Kind.STRING, Kind.BYTES):
+        raise CompileError(f"transformer '{op.name}' is not supported on non-string field {inner.text}", op.pos)
+    kind = Kind.NUMBER if op.name == "len" else inner.kind
+    multi = inner.multi and op.name != "len"
+    return CompiledOperand(
+        extract=_wrap_transformer(op.name, inner),
+        kind=kind,
+        multi=multi,
+        any_ancestor=inner.any_ancestor and op.name != "len",
+        dynamic=inner.dynamic,
+        field=None,
+        text=f"{op.name}({inner.text})",
+    )
+
+
+# -- value conversion -------------------------------------------------------------------------
+
+
+def _to_number(text: str, pos: Pos, fieldtext: str, kind: Kind) -> int | float:
+    t = text.strip()
+    try:
+        if kind is Kind.DOUBLE:
+            return float(t)
+        if t[:2].lower() == "0x" or t[:3].lower() in ("+0x", "-0x"):
+            return int(t, 16)
+        return int(t, 10)
+    except ValueError:
+        raise CompileError(f"'{text}' is not a valid number for field {fieldtext}", pos) from None
+
+
+def _to_bool(text: str, pos: Pos, fieldtext: str) -> bool:
+    t = text.strip()
+    if t in ("true", "TRUE", "True", "1"):
+        return True
+    if t in ("false", "FALSE", "False", "0"):
+        return False
+    raise CompileError(f"'{text}' is not a valid boolean for field {fieldtext}", pos)
+
+
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _to_ip(text: str, pos: Pos, fieldtext: str, *, allow_net: bool) -> IPAddr | IPNet:
+    t = text.strip()
+    try:
+        if "/" in t:
+            if not allow_net:
+                raise ValueError
+            return ipaddress.ip_network(t, strict=False)
+        return ipaddress.ip_address(t)
+    except ValueError:
+        raise CompileError(f"'{text}' is not a valid IP address for field {fieldtext}", pos) from None
+
+
+def _convert(text: str, op: CompiledOperand, pos: Pos, *, allow_net: bool = True) -> Any:
+    k = op.kind
+    if op.dynamic:
+        t = text.strip()
+        try:
+            return int(t, 16) if t[:2].lower() == "0x" else int(t, 10)
+        except ValueError:
+            return text
+    if k is Kind.NUMBER or k is Kind.DOUBLE:
+        return _to_number(text, pos, op.text, k)
+    if k is Kind.BOOL:
+        return _to_bool(text, pos, op.text)
+    if k is Kind.IPADDR or k is Kind.IPNET:
+        return _to_ip(text, pos, op.text, allow_net=True if k is Kind.IPNET else allow_net)
+    if k is Kind.BYTES:
+        return text.encode("utf-8", "surrogateescape")
+    return text
+
+
+def _hex_bytes(text: str, pos: Pos) -> bytes:
+    t = text.strip()
+    try:
+        if len(t) % 2:
+            raise ValueError
+        return bytes.fromhex(t)
+    except ValueError:
+        raise CompileError(f"invalid hex string '{text}' for a binary comparison", pos) from None
+
+
+# -- glob and pmatch --------------------------------------------------------------------------
+
+
+def _glob_regex(pattern: str, icase: bool) -> re.Pattern[str]:
+    """fnmatch(3) without flags: ``*`` also matches ``/``; ``\\`` escapes the next character."""
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            j = i + 1
+            if j < n and pattern[j] in "!^":
+                j += 1
+            if j < n and pattern[j] == "]":
+                j += 1
+            while j < n and pattern[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+            else:
+                body = pattern[i + 1 : j]
+                if body[:1] in ("!", "^"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("(?s:" + "".join(out) + r")\Z", re.IGNORECASE if icase else 0)
+
+
+class PathPrefixes:
+    """``pmatch``: is a path equal to, or below, one of the prefixes (whole components)."""
+
+    __slots__ = ("exact", "globs", "prefixes")
+
+    def __init__(self, items: tuple[str, ...]) -> None:
+        self.exact: set[str] = set()
+        self.prefixes: list[str] = []
+        self.globs: list[list[str]] = []
+        for it in items:
+            p = it.rstrip("/") or "/"
+            if any(c in p for c in "*?["):
+                self.globs.append([c for c in p.split("/")])
+            else:
+                self.exact.add(p)
+                self.prefixes.append("/" if p == "/" else p + "/")
+
+    def __call__(self, path: Any) -> bool:
+        if not isinstance(path, str):
+            return False
+        if path in self.exact:
+            return True
+        for pre in self.prefixes:
+            if path.startswith(pre):
+                return True
+        if self.globs:
+            comps = path.rstrip("/").split("/") if path != "/" else [""]
+            for g in self.globs:
+                if len(comps) >= len(g) and all(fnmatch.fnmatchcase(c, pc) for c, pc in zip(comps, g, strict=False)):
+                    return True
+        return False
+
+
+def _ip_matcher(items: list[IPAddr | IPNet]) -> Callable[[Any], bool]:
+    addrs = frozenset(i for i in items if not isinstance(i, (ipaddress.IPv4Network, ipaddress.IPv6Network)))
+    nets = tuple(i for i in items if isinstance(i, (ipaddress.IPv4Network, ipaddress.IPv6Network)))
+
+    def match(v: Any) -> bool:
+        if v in addrs:
+            return True
+        return any(v.version == net.version and v in net for net in nets)
+
+    return match
+
+
+# -- code generation ------------------------------------------------------------------------
+
+
+class _Gen:
+    def __init__(self, cat: FieldCatalog, name: str) -> None:
+        self.cat = cat
+        self.name = name
+        self.ns: dict[str, Any] = {}
+        self.n = 0
+
+    def bind(self, value: Any, prefix: str = "_c") -> str:
+        self.n += 1
+        name = f"{prefix}{self.n}"
+        self.ns[name] = value
+        return name
+
+    def tmp(self) -> str:
+        self.n += 1
+        return f"_t{self.n}"
+
+    def expr(self, e: Expr) -> str:
+        match e:
+            case And(children):
+                return "(" + " and ".join(self.expr(c) for c in children) + ")"
+            case Or(children):
+                return "(" + " or ".join(self.expr(c) for c in children) + ")"
+            case Not(child):
+                return f"(not {self.expr(child)})"
+            case UnaryCheck(left, op, pos):
+                o = resolve_operand(left, self.cat)
+                if op != "exists":
+                    raise CompileError(f"unknown unary operator '{op}'", pos)
+                return f"({self.bind(o.extract, '_x')}(evt) is not None)"
+            case BinaryCheck():
+                return self.check(e)
+            case Identifier(name, pos):
+                raise CompileError(f"Undefined macro '{name}' used in filter.", pos)
+        raise TypeError(f"unknown node {type(e).__name__}")
+
+    # one comparison of a single value `v` (a Python expression) against the constant(s)
+    def single(self, op: str, o: CompiledOperand, right: Value | ListValue, v: str, pos: Pos) -> str:
+        k = o.kind
+        if isinstance(right, ListValue):
+            vals = right.values
+        else:
+            vals = (right.value,)
+        if op in ("in", "intersects"):
+            if isinstance(right, Value):
+                # a bare identifier after a list operator: a list name that was never defined
+                vals = (right.value,)
+            return self.in_set(o, vals, v, pos)
+        if op == "pmatch":
+            m = self.bind(PathPrefixes(tuple(vals)), "_p")
+            return f"{m}({v})"
+        text = vals[0]
+        if op in ("=", "==", "!="):
+            if k in (Kind.IPADDR, Kind.IPNET):
+                m = self.bind(_ip_matcher([_to_ip(text, pos, o.text, allow_net=True)]), "_m")
+                return f"{m}({v})" if op != "!=" else f"(not {m}({v}))"
+            c = self.bind(_convert(text, o, pos))
+            if o.dynamic:
+                c2 = self.bind(text)
+                eq = f"({v} == {c} or str({v}) == {c2})"
+                return eq if op != "!=" else f"(not {eq})"
+            return f"({v} == {c})" if op != "!=" else f"({v} != {c})"
+        if op in ("<", "<=", ">", ">="):
+            if k is Kind.STRING and not o.dynamic:
+                c = self.bind(text)
+            elif o.dynamic:
+                c = self.bind(_convert(text, o, pos))
+                return f"(isinstance({v}, type({c})) and {v} {op} {c})"
+            elif k in (Kind.NUMBER, Kind.DOUBLE):
+                c = self.bind(_to_number(text, pos, o.text, k))
+            else:
+                raise CompileError(f"operator '{op}' is not supported on field {o.text}", pos)
+            return f"({v} {op} {c})"
+        if k not in (Kind.STRING, Kind.BYTES) and not o.dynamic:
+            raise CompileError(f"operator '{op}' is not supported on field {o.text}", pos)
+        if op in ("bcontains", "bstartswith"):
+            b = _hex_bytes(text, pos)
+            if k is Kind.BYTES:
+                c = self.bind(b)
+            else:
+                c = self.bind(b.decode("latin-1"))
+            return f"({c} in {v})" if op == "bcontains" else f"{v}.startswith({c})"
+        if k is Kind.BYTES:
+            text_c: Any = text.encode("utf-8", "surrogateescape")
+        else:
+            text_c = text
+        if o.dynamic:
+            v = f"str({v})"
+        if op == "contains":
+            return f"({self.bind(text_c)} in {v})"
+        if op == "icontains":
+            return f"({self.bind(text_c.lower())} in {v}.lower())"
+        if op == "startswith":
+            return f"{v}.startswith({self.bind(text_c)})"
+        if op == "endswith":
+            return f"{v}.endswith({self.bind(text_c)})"
+        if op in ("glob", "iglob"):
+            if k is Kind.BYTES:
+                raise CompileError(f"operator '{op}' is not supported on field {o.text}", pos)
+            g = self.bind(_glob_regex(text, op == "iglob").match, "_g")
+            return f"({g}({v}) is not None)"
+        if op == "regex":
+            try:
+                rx = re.compile(text)
+            except re.error as exc:
+                raise CompileError(f"invalid regular expression '{text}': {exc}", pos) from None
+            r = self.bind(rx.fullmatch, "_r")
+            return f"({r}({v}) is not None)"
+        raise CompileError(f"unknown operator '{op}'", pos)
+
+    def in_set(self, o: CompiledOperand, vals: tuple[str, ...], v: str, pos: Pos) -> str:
+        if o.kind in (Kind.IPADDR, Kind.IPNET):
+            items = [_to_ip(x, pos, o.text, allow_net=True) for x in vals]
+            m = self.bind(_ip_matcher(items), "_m")
+            return f"{m}({v})"
+        conv = frozenset(_convert(x, o, pos) for x in vals)
+        if o.dynamic:
+            conv = conv | frozenset(vals)
+            s = self.bind(conv, "_s")
+            return f"({v} in {s} or str({v}) in {s})"
+        s = self.bind(conv, "_s")
+        return f"({v} in {s})"
+
+    def check(self, e: BinaryCheck) -> str:
+        o = resolve_operand(e.left, self.cat)
+        op, right, pos = e.op, e.right, e.pos
+        if (
+            o.field is not None
+            and o.field.spec.name == "evt.type"
+            and self.cat.event_types
+            and isinstance(right, (Value, ListValue))
+        ):
+            for name in right.values if isinstance(right, ListValue) else (right.value,):
+                if name not in self.cat.event_types:
+                    raise CompileError(f"unknown event type {name}", right.pos)
+        x = self.bind(o.extract, "_x")
+        t = self.tmp()
+        if isinstance(right, (FieldRef, Transformer)):
+            r = resolve_operand(right, self.cat)
+            rx = self.bind(r.extract, "_x")
+            t2 = self.tmp()
+            f = self.bind(_field_compare(op, o, r, pos), "_f")
+            return f"(({t} := {x}(evt)) is not None and ({t2} := {rx}(evt)) is not None and {f}({t}, {t2}))"
+        if op in ("in", "intersects", "pmatch") and isinstance(right, Value) and o.kind is not Kind.STRING:
+            pass
+        if o.any_ancestor or (o.multi and op not in ("in", "intersects", "pmatch")):
+            # any value satisfies
+            u = self.tmp()
+            inner = self.single(op, o, right, u, pos)
+            return f"(({t} := {x}(evt)) is not None and any({inner} for {u} in {t}))"
+        if o.multi:
+            if op == "intersects":
+                s = self.in_set_multi(o, right, pos)
+                return f"(({t} := {x}(evt)) is not None and not {s}.isdisjoint({t}))" if s else (
+                    f"(({t} := {x}(evt)) is not None and any({self.single(op, o, right, '_u', pos)} for _u in {t}))"
+                )
+            if op == "in":
+                s = self.in_set_multi(o, right, pos)
+                return f"(({t} := {x}(evt)) is not None and {s}.issuperset({t}))" if s else (
+                    f"(({t} := {x}(evt)) is not None and all({self.single(op, o, right, '_u', pos)} for _u in {t}))"
+                )
+            inner = self.single(op, o, right, "_u", pos)
+            return f"(({t} := {x}(evt)) is not None and all({inner} for _u in {t}))"
+        if op in ("=", "==", "in", "intersects") and o.kind not in (Kind.IPADDR, Kind.IPNET) and not o.dynamic:
+            # None never equals a constant nor belongs to a set: no None test needed
+            return self.single(op, o, right, f"{x}(evt)", pos)
+        inner = self.single(op, o, right, t, pos)
+        return f"(({t} := {x}(evt)) is not None and {inner})"
+
+    def in_set_multi(self, o: CompiledOperand, right: Value | ListValue, pos: Pos) -> str | None:
+        if o.kind in (Kind.IPADDR, Kind.IPNET) or o.dynamic:
+            return None
+        vals = right.values if isinstance(right, ListValue) else (right.value,)
+        return self.bind(frozenset(_convert(x, o, pos) for x in vals), "_s")
+
+
+def _field_compare(op: str, left: CompiledOperand, right: CompiledOperand, pos: Pos) -> Callable[[Any, Any], bool]:
+    """A run-time comparison of two extracted values (``val()`` and transformers on the right)."""
+
+    def one(a: Any, b: Any) -> bool:
+        try:
+            if op in ("=", "=="):
+                return bool(a == b)
+            if op == "!=":
+                return bool(a != b)
+            if op == "<":
+                return bool(a < b)
+            if op == "<=":
+                return bool(a <= b)
+            if op == ">":
+                return bool(a > b)
+            if op == ">=":
+                return bool(a >= b)
+            if op == "contains":
+                return str(b) in str(a)
+            if op == "icontains":
+                return str(b).lower() in str(a).lower()
+            if op == "startswith":
+                return str(a).startswith(str(b))
+            if op == "endswith":
+                return str(a).endswith(str(b))
+            if op in ("glob", "iglob"):
+                return _glob_regex(str(b), op == "iglob").match(str(a)) is not None
+            if op == "regex":
+                return re.fullmatch(str(b), str(a)) is not None
+        except (TypeError, re.error):
+            return False
+        return False
+
+    if op in ("in", "intersects", "pmatch"):
+        def listcmp(a: Any, b: Any) -> bool:
+            bs = b if isinstance(b, tuple) else (b,)
+            avals = a if isinstance(a, tuple) else (a,)
+            if op == "pmatch":
+                pm = PathPrefixes(tuple(str(x) for x in bs))
+                return all(pm(x) for x in avals)
+            if op == "intersects":
+                return any(x in bs for x in avals)
+            return all(x in bs for x in avals)
+
+        return listcmp
+    if op in ("bcontains", "bstartswith"):
+        raise CompileError(f"operator '{op}' does not accept a field on its right-hand side", pos)
+
+    multi = left.multi or left.any_ancestor
+
+    def cmp(a: Any, b: Any) -> bool:
+        if multi and isinstance(a, tuple):
+            return any(one(x, b) for x in a)
+        return one(a, b)
+
+    return cmp
+
+
+def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") -> Callable[[Any], bool]:
+    """Compile a macro-free tree into ``evt -> bool``; raises `CompileError`."""
+    g = _Gen(cat, name)
+    body = g.expr(expr)
+    src = f"def _match(evt):\n    return {body}\n"
+    code = compile(src, f"<rule {name}>", "exec")
+    exec(code, g.ns)
+    fn: Callable[[Any], bool] = g.ns["_match"]
+    fn.__doc__ = src
+    return fn

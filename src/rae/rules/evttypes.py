@@ -1,0 +1,100 @@
+"""Which event types a condition can match (libsinsp's ``ppm_event_codes`` pass).
+
+``and`` intersects, ``or`` unions, ``not`` is pushed to the leaves (De Morgan); a leaf
+``evt.type = X`` / ``evt.type in (…)`` gives those names, its negation (or ``!=``) everything
+but them, and any other leaf — negated or not — every type. Sets are kept as finite sets or
+complements of finite sets, so no table of all event types is needed: a rule matching a
+complement is a "matches too many evt.type values" rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rae.rules.ast import And, BinaryCheck, Expr, FieldRef, Identifier, ListValue, Not, Or, UnaryCheck, Value
+
+__all__ = ["TypeSet", "event_types"]
+
+
+@dataclass(frozen=True, slots=True)
+class TypeSet:
+    """``names`` when not ``negated``; otherwise every type except ``names``."""
+
+    names: frozenset[str]
+    negated: bool
+
+    @property
+    def is_all(self) -> bool:
+        return self.negated and not self.names
+
+    def contains(self, name: str) -> bool:
+        return (name in self.names) != self.negated
+
+    def union(self, o: TypeSet) -> TypeSet:
+        if not self.negated and not o.negated:
+            return TypeSet(self.names | o.names, False)
+        if self.negated and o.negated:
+            return TypeSet(self.names & o.names, True)
+        neg, pos = (self, o) if self.negated else (o, self)
+        return TypeSet(neg.names - pos.names, True)
+
+    def intersect(self, o: TypeSet) -> TypeSet:
+        if not self.negated and not o.negated:
+            return TypeSet(self.names & o.names, False)
+        if self.negated and o.negated:
+            return TypeSet(self.names | o.names, True)
+        neg, pos = (self, o) if self.negated else (o, self)
+        return TypeSet(pos.names - neg.names, False)
+
+    def complement(self) -> TypeSet:
+        return TypeSet(self.names, not self.negated)
+
+
+ALL = TypeSet(frozenset(), True)
+
+
+def _leaf(e: Expr, negate: bool) -> TypeSet:
+    if isinstance(e, BinaryCheck) and isinstance(e.left, FieldRef) and e.left.name == "evt.type" and e.left.arg is None:
+        names: frozenset[str] | None = None
+        if e.op in ("=", "==", "!=") and isinstance(e.right, Value):
+            names = frozenset((e.right.value,))
+        elif e.op in ("in", "intersects") and isinstance(e.right, ListValue):
+            names = frozenset(e.right.values)
+        if names is not None:
+            s = TypeSet(names, False)
+            if e.op == "!=":
+                s = s.complement()
+            return s.complement() if negate else s
+    return ALL
+
+
+def event_types(e: Expr, negate: bool = False) -> TypeSet:
+    """The event types ``e`` (macros already expanded) can be true on."""
+    match e:
+        case And(children):
+            if negate:
+                out = TypeSet(frozenset(), False)
+                for c in children:
+                    out = out.union(event_types(c, True))
+                return out
+            out = ALL
+            for c in children:
+                out = out.intersect(event_types(c, False))
+            return out
+        case Or(children):
+            if negate:
+                out = ALL
+                for c in children:
+                    out = out.intersect(event_types(c, True))
+                return out
+            out = TypeSet(frozenset(), False)
+            for c in children:
+                out = out.union(event_types(c, False))
+            return out
+        case Not(child):
+            return event_types(child, not negate)
+        case BinaryCheck() | UnaryCheck():
+            return _leaf(e, negate)
+        case Identifier():
+            return ALL
+    raise TypeError(f"unknown node {type(e).__name__}")
