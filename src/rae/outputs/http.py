@@ -16,17 +16,20 @@ and builds the TLS context from these options.
 from __future__ import annotations
 
 import gzip
+import logging
 import socket
 import ssl
 import sys
 
 import urllib3
-from urllib3.exceptions import HTTPError, TimeoutError
+from urllib3.exceptions import HTTPError, InsecureRequestWarning, TimeoutError
 
 from rae.alerts import Alert
 from rae.config import HttpOutput
 
 __all__ = ["HttpSink"]
+
+log = logging.getLogger("rae.outputs")
 
 
 def _unquote(url: str) -> str:
@@ -70,6 +73,9 @@ class HttpSink:
         if c.insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
+            # said once here instead of urllib3's warning on every request
+            urllib3.disable_warnings(InsecureRequestWarning)
+            log.warning("http_output: insecure: the server certificate of %s is not verified", self.url)
         else:
             cafile = c.ca_cert or c.ca_bundle or None
             capath = None if cafile else (c.ca_path or None)
