@@ -228,7 +228,7 @@ class Collector:
             ver = v
         if ver > ENGINE_VERSION:
             have = ".".join(map(str, ENGINE_VERSION))
-            raise _fail(chain, f"Rules require engine version {'.'.join(map(str, ver))}, but engine version is {have}")
+            raise _fail(chain, f"Rules require engine version {t}, but engine version is {have}")
         self.required_engine_version = max(self.required_engine_version, ver)
 
     def require_plugin_versions(self, alternatives: list[tuple[str, str]], chain: Chain) -> None:

@@ -1,0 +1,1 @@
+"""FalcoAuditRules custom resources → rules files (the rules-loader sidecar)."""
