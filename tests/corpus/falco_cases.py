@@ -17,7 +17,9 @@ _BUILD_PATHS = {
     "BUILD_DIR/falcosecurity-rules-falco-prefix/src/falcosecurity-rules-falco/falco_rules.yaml": (
         "upstream-rules/falco_rules-1.0.1.yaml"
     ),
-    "BUILD_DIR/k8saudit-rules-prefix/src/k8saudit-rules/k8s_audit_rules.yaml": "upstream-rules/k8s_audit_rules-0.6.0.yaml",
+    "BUILD_DIR/k8saudit-rules-prefix/src/k8saudit-rules/k8s_audit_rules.yaml": (
+        "upstream-rules/k8s_audit_rules-0.6.0.yaml"
+    ),
 }
 
 
