@@ -1,0 +1,1 @@
+"""Container metadata: ids from cgroups (`rae.containers.cgroup`) and the container table."""

@@ -1,0 +1,1648 @@
+"""Extractors and renderers of the syscall fields, bound to the catalog by `bind`.
+
+Values follow the extraction contract of `rae.fields.base` and libsinsp's filterchecks of 2022
+(the libraries of Debian's ``sysdig`` 0.29.3, the oracle of tests/syscall/test_sysdig_diff.py):
+
+* ``evt.args`` / ``evt.arg.X`` render parameters as sysdig prints them: an fd as ``3`` plus the
+  resolved ``<f>/dev/null``, flags as ``O_RDONLY|O_CLOEXEC``, errnos as ``ENOENT``, pids with the
+  thread's name, relative paths resolved against the cwd (``evt.args`` shows
+  ``name=value(resolved)``; ``evt.arg.X`` shows the resolved text when there is one);
+* fd fields exist only on events that create, use or destroy an fd; with no fd entry they fall
+  back to what the creating call's arguments say (``fd.name`` of a failed ``open<``);
+* un-indexed ``proc.aname``/``proc.apid``/… give the tuple of all ancestors' values (parent
+  first); ``[N]`` gives one (``[0]`` the process itself).
+
+Every extractor is a closure built once per (field, argument) doing attribute loads only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable
+from typing import Any
+
+from rae.fields.base import Extractor, FieldCatalog, FieldSpec
+from rae.syscall import state as S
+from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
+
+__all__ = ["ERRNO_NAMES", "SIGNAL_NAMES", "bind", "render_param"]
+
+# --- names -------------------------------------------------------------------------------------------
+
+ERRNO_NAMES: dict[int, str] = {
+    1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 8: "ENOEXEC",
+    9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 15: "ENOTBLK",
+    16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
+    23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE",
+    30: "EROFS", 31: "EMLINK", 32: "EPIPE", 33: "EDOM", 34: "ERANGE", 35: "EDEADLK",
+    36: "ENAMETOOLONG", 37: "ENOLCK", 38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 42: "ENOMSG",
+    43: "EIDRM", 44: "ECHRNG", 45: "EL2NSYNC", 46: "EL3HLT", 47: "EL3RST", 48: "ELNRNG",
+    49: "EUNATCH", 50: "ENOCSI", 51: "EL2HLT", 52: "EBADE", 53: "EBADR", 54: "EXFULL", 55: "ENOANO",
+    56: "EBADRQC", 57: "EBADSLT", 59: "EBFONT", 60: "ENOSTR", 61: "ENODATA", 62: "ETIME",
+    63: "ENOSR", 64: "ENONET", 65: "ENOPKG", 66: "EREMOTE", 67: "ENOLINK", 68: "EADV", 69: "ESRMNT",
+    70: "ECOMM", 71: "EPROTO", 72: "EMULTIHOP", 73: "EDOTDOT", 74: "EBADMSG", 75: "EOVERFLOW",
+    76: "ENOTUNIQ", 77: "EBADFD", 78: "EREMCHG", 79: "ELIBACC", 80: "ELIBBAD", 81: "ELIBSCN",
+    82: "ELIBMAX", 83: "ELIBEXEC", 84: "EILSEQ", 85: "ERESTART", 86: "ESTRPIPE", 87: "EUSERS",
+    88: "ENOTSOCK", 89: "EDESTADDRREQ", 90: "EMSGSIZE", 91: "EPROTOTYPE", 92: "ENOPROTOOPT",
+    93: "EPROTONOSUPPORT", 94: "ESOCKTNOSUPPORT", 95: "EOPNOTSUPP", 96: "EPFNOSUPPORT",
+    97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH",
+    102: "ENETRESET", 103: "ECONNABORTED", 104: "ECONNRESET", 105: "ENOBUFS", 106: "EISCONN",
+    107: "ENOTCONN", 108: "ESHUTDOWN", 109: "ETOOMANYREFS", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
+    112: "EHOSTDOWN", 113: "EHOSTUNREACH", 114: "EALREADY", 115: "EINPROGRESS", 116: "ESTALE",
+    117: "EUCLEAN", 118: "ENOTNAM", 119: "ENAVAIL", 120: "EISNAM", 121: "EREMOTEIO", 122: "EDQUOT",
+    123: "ENOMEDIUM", 124: "EMEDIUMTYPE", 125: "ECANCELED", 512: "ERESTARTSYS",
+    513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD", 516: "ERESTART_RESTARTBLOCK",
+    521: "EBADHANDLE", 522: "ENOTSYNC", 523: "EBADCOOKIE", 524: "ENOTSUPP", 525: "ETOOSMALL",
+    526: "ESERVERFAULT", 527: "EBADTYPE", 528: "EJUKEBOX", 529: "EIOCBQUEUED", 530: "EIOCBRETRY",
+}
+
+SIGNAL_NAMES: dict[int, str] = {
+    1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
+    8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
+    14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
+    20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
+    26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
+}
+
+#: sysdig prints at most this many characters of a byte buffer (then ``...``)
+MAX_BUFFER_TEXT = 80
+
+_CATEGORY_NAMES = {v: k.lower() for k, v in CATEGORY_BITS.items()}
+_CATEGORY_NAMES[CATEGORY_BITS["IPC"]] = "IPC"
+_EC_IO_BASE = CATEGORY_BITS["IO_BASE"]
+_EC_INTERNAL = CATEGORY_BITS["INTERNAL"]
+
+_EF_CREATES_FD = 1
+_EF_USES_FD = 4
+_EF_FD_ANY = 7
+_EF_READS = 8
+_EF_WRITES = 16
+_EF_WAITS = 128
+
+_U32 = 0xFFFFFFFF
+_U64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _s64(v: int) -> int:
+    v &= _U64
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _s32(v: int) -> int:
+    v &= _U32
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _text(b: Any) -> str:
+    if b is None:
+        return ""
+    if isinstance(b, str):
+        return b
+    return bytes(b).decode("utf-8", "surrogateescape")
+
+
+def _dots(b: bytes) -> str:
+    """A byte buffer as sysdig's default rendering: printable ASCII kept, the rest ``.``."""
+    out = "".join(chr(c) if 32 <= c < 127 else "." for c in b)
+    if len(out) > MAX_BUFFER_TEXT:
+        out = out[: MAX_BUFFER_TEXT - 3] + "..."
+    return out
+
+
+def _sanitize(s: str) -> str:
+    if s.isascii() and s.isprintable():
+        return s
+    return "".join(c for c in s if " " <= c <= "~")
+
+
+def _numfmt(v: int, fmt: str, bits: int, signed_dec: bool = True) -> str:
+    if fmt == "OCT":
+        u = v & ((1 << bits) - 1)
+        return "0" + format(u, "o") if u else "0"
+    if fmt == "HEX":
+        return format(v & ((1 << bits) - 1), "X")
+    if signed_dec:
+        m = 1 << bits
+        v &= m - 1
+        if v >= m >> 1:
+            v -= m
+    if fmt == "10_PADDED_DEC":
+        return format(v, "09d") if v >= 0 else "-" + format(-v, "08d")
+    return str(v)
+
+
+def _flag_names(val: int, table: str | None) -> str:
+    """libsinsp's flag rendering: names of the set bits, in table order."""
+    entries = FLAG_TABLES.get(table or "")
+    if not entries:
+        return ""
+    out: list[str] = []
+    initial = val
+    v = val
+    stopped = None
+    for name, fv in entries:
+        if fv == initial:
+            stopped = name
+            break
+        if (fv == 0 and initial == 0) or (fv != 0 and (v & fv) == fv and v != 0):
+            out.append(name)
+            v &= ~fv
+    if stopped is not None:
+        out.append(stopped)
+    return "|".join(out)
+
+
+# --- parameter rendering -------------------------------------------------------------------------------
+
+
+def _base_dir(evt: Any, idx: int, ptype: str, t: S.Thread) -> str:
+    cwd = t.get_cwd()
+    if ptype != "FSRELPATH":
+        return cwd
+    di = evt.info.param_index.get("dirfd")
+    params = evt.params
+    if di is None or di >= len(params):
+        return cwd
+    dirfd = params[di]
+    if not isinstance(dirfd, int) or dirfd == S.AT_FDCWD:
+        return cwd
+    fi = t.get_fd(dirfd)
+    if fi is None or not fi.name:
+        return ""
+    return _sanitize(fi.name) + "/"
+
+
+def render_fd(evt: Any, fd: int) -> tuple[str, str]:
+    t = evt.thread
+    s = str(fd)
+    if t is None:
+        return s, ""
+    if fd >= 0:
+        fi = t.get_fd(fd)
+        if fi is None:
+            return s, ""
+        proto = ""
+        if fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK, S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+            proto = _L4_CHARS.get(fi.get_l4proto(), "")
+        return s, f"<{fi.typechar}{proto}>{_sanitize(fi.name)}"
+    if fd == S.AT_FDCWD:
+        return s, "AT_FDCWD"
+    return s, ERRNO_NAMES.get(-_s32(fd), "")
+
+
+_L4_CHARS = {S.L4_TCP: "t", S.L4_UDP: "u", S.L4_ICMP: "i", S.L4_RAW: "r"}
+
+
+def render_param(evt: Any, idx: int) -> tuple[str, str]:
+    """(value text, resolved text) of parameter ``idx``, as libsinsp's ``get_param_as_str``."""
+    pinfo = evt.info.params[idx]
+    v = evt.params[idx]
+    ptype = pinfo.type
+    fmt = pinfo.fmt
+    if ptype == "DYN":
+        if not isinstance(v, tuple) or len(v) != 2:
+            return "INVALID DYNAMIC PARAMETER", ""
+        sub = DYN_TABLES.get(pinfo.flags_table or "", {}).get(v[0])
+        if sub is None:
+            return "INVALID DYNAMIC PARAMETER", ""
+        ptype = sub[0]
+        v = v[1]
+    if v is None:
+        if ptype in ("SOCKADDR", "SOCKTUPLE"):
+            return "NULL", ""
+        if ptype in ("CHARBUF", "FSPATH", "FSRELPATH", "BYTEBUF"):
+            return "", ""
+        return "(n.a.)", ""
+    if ptype == "FD":
+        return render_fd(evt, _s64(v))
+    if ptype in ("INT8", "INT16", "INT32", "INT64"):
+        return _numfmt(v, fmt, int(ptype[3:])), ""
+    if ptype in ("UINT8", "UINT16"):
+        return _numfmt(v, fmt, int(ptype[4:]), signed_dec=False), ""
+    if ptype == "UINT32":
+        return _numfmt(v, fmt, 32), ""
+    if ptype == "UINT64":
+        return _numfmt(v, fmt, 64), ""
+    if ptype == "ERRNO":
+        v = _s64(v)
+        return str(v), (ERRNO_NAMES.get(-_s32(v), "") if v < 0 else "")
+    if ptype == "PID":
+        v = _s64(v)
+        t = evt.thread.state.threads.get(v) if evt.thread is not None else None
+        return str(v), (t.comm if t is not None else "")
+    if ptype == "CHARBUF":
+        s = _text(v)
+        nul = s.find("\0")
+        return (s if nul < 0 else s[:nul]), ""
+    if ptype in ("FSPATH", "FSRELPATH"):
+        s = _sanitize(_text(v))
+        t = evt.thread
+        if t is None:
+            return s, s
+        if s and not s.startswith("<NA>"):
+            res, rel = S.concat_paths(_base_dir(evt, idx, ptype, t), s)
+            return s, (res if rel else "")
+        return s, ""
+    if ptype == "BYTEBUF":
+        return _dots(bytes(v)), ""
+    if ptype == "SOCKADDR":
+        return S.sockaddr_text(v), ""
+    if ptype == "SOCKTUPLE":
+        return S.socktuple_text(v), ""
+    if ptype in ("FLAGS8", "FLAGS16", "FLAGS32", "ENUMFLAGS8", "ENUMFLAGS16", "ENUMFLAGS32"):
+        return str(v), _flag_names(v, pinfo.flags_table)
+    if ptype == "MODE":
+        return _numfmt(v, fmt, 32), _flag_names(v, pinfo.flags_table)
+    if ptype in ("UID", "GID"):
+        if v < _U32:
+            st = evt.thread.state if evt.thread is not None else None
+            rec = None if st is None else (st.users if ptype == "UID" else st.groups).get(v)
+            return str(_s32(v)), (_sanitize(rec.name) if rec is not None else "<NA>")
+        return "-1", "<NONE>"
+    if ptype == "SYSCALLID":
+        return str(v), (SYSCALL_NAMES[v] if 0 <= v < len(SYSCALL_NAMES) else "")
+    if ptype == "SIGTYPE":
+        return str(v), SIGNAL_NAMES.get(v, "")
+    if ptype == "RELTIME":
+        if v == _U64:
+            return "none", ""
+        return str(v), f"{v / 1e9:g}s"
+    if ptype == "FDLIST":
+        t = evt.thread
+        if t is None:
+            return "", ""
+        parts = []
+        for fd, fl in v:
+            fi = t.get_fd(fd)
+            parts.append(f"{fd & _U64}:{fi.typechar if fi is not None else '?'}{fl & 0xFFFF:x}")
+        return " ".join(parts), ""
+    if ptype == "SIGSET":
+        return " ".join(SIGNAL_NAMES[i + 1] for i in range(32) if v & (1 << i) and i + 1 in SIGNAL_NAMES), ""
+    if ptype == "ABSTIME":
+        return "INVALID DYNAMIC PARAMETER", ""
+    return "(n.a.)", ""
+
+
+def _args_text(evt: Any) -> str:
+    if evt.info.name == "syscall":
+        return ""
+    params = evt.params
+    out = []
+    names = evt.info.params
+    for i in range(min(len(params), len(names))):
+        val, res = render_param(evt, i)
+        if res:
+            out.append(f"{names[i].name}={val}({res}) ")
+        else:
+            out.append(f"{names[i].name}={val} ")
+    return "".join(out)
+
+
+def _raw_value(v: Any, ptype: str) -> Any:
+    if v is None:
+        return None
+    if ptype in ("CHARBUF", "FSPATH", "FSRELPATH"):
+        return _text(v)
+    if ptype in ("ERRNO", "FD", "PID", "INT64"):
+        return _s64(v)
+    if ptype == "SOCKADDR":
+        return S.sockaddr_text(v)
+    if ptype == "SOCKTUPLE":
+        return S.socktuple_text(v)
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v)
+    return v
+
+
+# --- helpers for the binder ----------------------------------------------------------------------------
+
+Factory = Callable[[FieldSpec, "str | None"], Extractor]
+
+
+def _const(fn: Extractor) -> Factory:
+    def factory(_spec: FieldSpec, _arg: str | None) -> Extractor:
+        return fn
+
+    return factory
+
+
+def _thread_attr(attr: str) -> Extractor:
+    def ext(evt: Any) -> Any:
+        t = evt.thread
+        return None if t is None else getattr(t, attr)
+
+    return ext
+
+
+def _ip(b: bytes | None) -> Any:
+    if b is None:
+        return None
+    if len(b) == 4:
+        return ipaddress.IPv4Address(b)
+    if len(b) == 16:
+        return ipaddress.IPv6Address(b)
+    return None
+
+
+def _ip_text(v: Any) -> str:
+    if isinstance(v, ipaddress.IPv6Address) and v.ipv4_mapped is not None:
+        return "::ffff:" + str(v.ipv4_mapped)
+    return str(v)
+
+
+def _render_bool(v: Any) -> str:
+    return "true" if v else "false"
+
+
+def _render_list(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ",".join(str(x) for x in v) + ")"
+    return str(v)
+
+
+# --- evt.* ----------------------------------------------------------------------------------------------
+
+
+def _evt_type(evt: Any) -> str:
+    info = evt.info
+    if info.name == "syscall":
+        p = evt.params
+        if p and isinstance(p[0], int) and 0 <= p[0] < len(SYSCALL_NAMES):
+            return SYSCALL_NAMES[p[0]]
+        return "<unknown>"
+    return info.name
+
+
+def _syscall_type(evt: Any) -> str | None:
+    info = evt.info
+    cat = info.category
+    if isinstance(cat, int) and cat & _EC_INTERNAL:
+        return None
+    if info.flags & 256:
+        return None
+    return _evt_type(evt)
+
+
+def _category_bits(evt: Any) -> int:
+    bits = getattr(evt.info, "category_bits", None)
+    if isinstance(bits, int):
+        return bits
+    cat = evt.info.category
+    if isinstance(cat, int):
+        return cat
+    bits = 0
+    for part in str(cat).replace("EC_", "").split("|"):
+        bits |= CATEGORY_BITS.get(part.strip().upper(), 0)
+    return bits
+
+
+def _evt_category(evt: Any) -> str:
+    if evt.info.name == "syscall":
+        return "other"
+    bits = _category_bits(evt)
+    if bits & _EC_IO_BASE:
+        fi = evt.fdinfo
+        if fi is None:
+            return "unknown"
+        t = fi.type
+        if t in (S.FD.FILE, S.FD.FILE_V2, S.FD.DIRECTORY):
+            return "file"
+        if t in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK, S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+            return "net"
+        if t in (S.FD.FIFO, S.FD.UNIX_SOCK, S.FD.EVENT, S.FD.SIGNALFD, S.FD.INOTIFY):
+            return "ipc"
+        return "unknown"
+    base = bits & 0xF
+    if bits & 64:
+        return "wait"
+    if bits & 128:
+        return "scheduler"
+    return _CATEGORY_NAMES.get(base, "unknown")
+
+
+def _param_by_name(evt: Any, name: str) -> Any:
+    i = evt.info.param_index.get(name)
+    if i is None:
+        return None
+    p = evt.params
+    return p[i] if i < len(p) else None
+
+
+def _evt_res(evt: Any) -> str | None:
+    info = evt.info
+    i = info.param_index.get("res")
+    if i is None:
+        if info.flags & _EF_CREATES_FD and info.dir == "<":
+            i = info.param_index.get("fd")
+        if i is None:
+            return None
+    p = evt.params
+    if i >= len(p) or not isinstance(p[i], int):
+        return None
+    v = _s64(p[i])
+    if v >= 0:
+        return "SUCCESS"
+    return ERRNO_NAMES.get(-_s32(v), str(v))
+
+
+def _evt_rawres(evt: Any) -> int | None:
+    info = evt.info
+    i = info.param_index.get("res")
+    if i is None:
+        if info.flags & _EF_CREATES_FD and info.dir == "<":
+            i = info.param_index.get("fd")
+        if i is None:
+            return None
+    p = evt.params
+    if i >= len(p) or not isinstance(p[i], int):
+        return None
+    return _s64(p[i])
+
+
+def _evt_failed(evt: Any) -> bool:
+    r = _evt_rawres(evt)
+    return r is not None and r < 0
+
+
+def _arg_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    if arg is None:
+        return lambda evt: None
+    if arg.isdigit():
+        idx = int(arg)
+
+        def by_index(evt: Any) -> str | None:
+            if idx >= len(evt.params) or idx >= len(evt.info.params):
+                return None
+            val, res = render_param(evt, idx)
+            return res or val
+
+        return by_index
+
+    def by_name(evt: Any) -> str | None:
+        i = evt.info.param_index.get(arg)
+        if i is None or i >= len(evt.params):
+            return None
+        val, res = render_param(evt, i)
+        return res or val
+
+    return by_name
+
+
+def _rawarg_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    if arg is None:
+        return lambda evt: None
+
+    def ext(evt: Any) -> Any:
+        info = evt.info
+        i = info.param_index.get(arg) if not arg.isdigit() else int(arg)
+        p = evt.params
+        if i is None or i >= len(p) or i >= len(info.params):
+            return None
+        return _raw_value(p[i], info.params[i].type)
+
+    return ext
+
+
+def _type_is_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    def ext(evt: Any) -> int:
+        return 1 if evt.info.name == arg else 0
+
+    return ext
+
+
+def _abspath_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    """``evt.abspath[.src|.dst]``: a path argument resolved against its dirfd (unlinkat, …)."""
+    variants = {
+        None: (("dirfd", "name"), ("dirfd", "path")),
+        "src": (("olddirfd", "oldpath"), ("olddir", "oldpath")),
+        "dst": (("newdirfd", "newpath"), ("newdir", "newpath"), ("linkdirfd", "linkpath")),
+    }
+    pairs = variants.get(arg, ())
+
+    def ext(evt: Any) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        for dname, pname in pairs:
+            pidx = evt.info.param_index
+            if dname in pidx and pname in pidx:
+                dirfd = _param_by_name(evt, dname)
+                path = _text(_param_by_name(evt, pname))
+                base = evt.thread.state.dirfd_base(evt, t, path, dirfd if isinstance(dirfd, int)
+                                                   else S.AT_FDCWD) if hasattr(t.state, "dirfd_base") else ""
+                return S.concat_paths(base, path)[0]
+        return None
+
+    return ext
+
+
+_PPM_O_RDONLY = 1
+_PPM_O_WRONLY = 2
+_PPM_O_CREAT = 4
+_PPM_O_TMPFILE = 8192
+_EXEC_BITS = 0o111
+
+
+#: event code → (flags index, mode index) of the opens libsinsp's evt.is_open_* look at
+_OPEN_FLAG_PARAMS = {3: (2, 3), 102: (2, 3), 307: (3, 4), 327: (3, 4)}
+
+
+def _open_flags(evt: Any) -> tuple[int, int] | None:
+    idx = _OPEN_FLAG_PARAMS.get(evt.code)
+    if idx is None:
+        return None
+    p = evt.params
+    flags = p[idx[0]] if idx[0] < len(p) else 0
+    mode = p[idx[1]] if idx[1] < len(p) else 0
+    return (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)
+
+
+def _is_open_read(evt: Any) -> bool:
+    fm = _open_flags(evt)
+    return bool(fm and fm[0] & _PPM_O_RDONLY)
+
+
+def _is_open_write(evt: Any) -> bool:
+    fm = _open_flags(evt)
+    return bool(fm and fm[0] & _PPM_O_WRONLY)
+
+
+def _is_open_exec(evt: Any) -> bool:
+    info = evt.info
+    if info.name == "creat" and info.dir == "<":
+        mode = _param_by_name(evt, "mode")
+        return bool(isinstance(mode, int) and mode & _EXEC_BITS)
+    fm = _open_flags(evt)
+    return bool(fm and fm[0] & (_PPM_O_TMPFILE | _PPM_O_CREAT) and fm[1] & _EXEC_BITS)
+
+
+def _is_open_create(evt: Any) -> bool:
+    fm = _open_flags(evt)
+    return bool(fm and fm[0] & _PPM_O_CREAT)
+
+
+def _ts_text(ts: int, date: bool, ns: bool) -> str:
+    secs, frac = divmod(ts, 1_000_000_000)
+    tm = time.localtime(secs)
+    s = time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", tm)
+    return f"{s}.{frac:09d}" if ns else s
+
+
+def _iso8601(ts: int) -> str:
+    secs, frac = divmod(ts, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}+0000"
+
+
+def _buffer(evt: Any) -> bytes | None:
+    v = _param_by_name(evt, "data")
+    return bytes(v) if isinstance(v, (bytes, bytearray, memoryview)) else None
+
+
+def _buflen(evt: Any) -> int | None:
+    if evt.fdinfo is None or evt.info.dir != "<" or not _category_bits(evt) & _EC_IO_BASE:
+        return None
+    r = _evt_rawres(evt)
+    return r if r is not None and r >= 0 else None
+
+
+def _latency(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None:
+        return 0
+    if _category_bits(evt) & _EC_INTERNAL:
+        return None
+    return t.latency if evt.info.dir == "<" else 0
+
+
+# --- proc.* / thread.* ------------------------------------------------------------------------------
+
+
+def _main(evt: Any) -> S.Thread | None:
+    t = evt.thread
+    return None if t is None else t.main()
+
+
+def _ppid(evt: Any) -> int | None:
+    m = _main(evt)
+    return None if m is None else m.ptid
+
+
+def _parent(evt: Any) -> S.Thread | None:
+    t = evt.thread
+    return None if t is None else t.state.threads.get(t.ptid)
+
+
+def _pattr(fn: Callable[[S.Thread], Any]) -> Extractor:
+    def ext(evt: Any) -> Any:
+        t = evt.thread
+        if t is None:
+            return None
+        p = t.state.threads.get(t.ptid)
+        return None if p is None else fn(p)
+
+    return ext
+
+
+def _ancestor_factory(fn: Callable[[S.Thread], Any]) -> Factory:
+    def factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+        if arg is not None:
+            n = int(arg)
+
+            def one(evt: Any) -> Any:
+                t = evt.thread
+                if t is None:
+                    return None
+                a = t.ancestor(n)
+                return None if a is None else fn(a)
+
+            return one
+
+        def every(evt: Any) -> Any:
+            t = evt.thread
+            if t is None:
+                return None
+            vals = tuple(fn(a) for a in t.ancestors())
+            return vals or None
+
+        return every
+
+    return factory
+
+
+def _args_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    if arg is not None:
+        n = int(arg)
+
+        def one(evt: Any) -> str | None:
+            t = evt.thread
+            if t is None or n >= len(t.args):
+                return None
+            return t.args[n]
+
+        return one
+
+    def joined(evt: Any) -> str | None:
+        t = evt.thread
+        return None if t is None else " ".join(t.args)
+
+    return joined
+
+
+def _env_get(env: list[str], key: str) -> str | None:
+    prefix = key + "="
+    for e in env:
+        if e.startswith(prefix):
+            return e[len(prefix):]
+    return None
+
+
+def _proc_env(t: S.Thread) -> list[str]:
+    m = t.main()
+    return (m or t).env
+
+
+def _env_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    if arg is not None:
+        def one(evt: Any) -> str | None:
+            t = evt.thread
+            return None if t is None else _env_get(_proc_env(t), arg)
+
+        return one
+
+    def joined(evt: Any) -> str | None:
+        t = evt.thread
+        return None if t is None else " ".join(_proc_env(t))
+
+    return joined
+
+
+def _aenv_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    def ext(evt: Any) -> Any:
+        t = evt.thread
+        if t is None:
+            return None
+        if arg is None:
+            vals = tuple(" ".join(a.env) for a in t.ancestors())
+            return vals or None
+        if arg.isdigit():
+            a = t.ancestor(int(arg))
+            return None if a is None else " ".join(a.env)
+        for a in (t, *t.ancestors()):
+            v = _env_get(a.env, arg)
+            if v is not None:
+                return v
+        return None
+
+    return ext
+
+
+def _cgroup_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        for sub, path in t.cgroups:
+            if sub == arg:
+                return path
+        return None
+
+    return ext
+
+
+def _cgroups(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None or not t.cgroups:
+        return None
+    return " ".join(f"{a}={b}" for a, b in t.cgroups)
+
+
+def _duration(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None or not t.clone_ts:
+        return None
+    return evt.ts - t.clone_ts
+
+
+def _loginshellid(evt: Any) -> int | None:
+    m = _main(evt)
+    if m is None:
+        return None
+    res = None
+    for a in (m, *m.ancestors()):
+        if len(a.comm) >= 2 and a.comm.endswith("sh"):
+            res = a.pid
+    return res
+
+
+def _sname(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    s = t.state.threads.get(t.sid)
+    if s is not None:
+        return s.comm
+    m = t.main()
+    if m is None:
+        return None
+    found = m
+    for a in m.ancestors():
+        if a.sid != m.sid:
+            break
+        found = a
+    return found.comm
+
+
+def _vpgid_thread(evt: Any) -> S.Thread | None:
+    t = evt.thread
+    if t is None:
+        return None
+    m = t.main()
+    if m is None:
+        return None
+    found = None
+    for a in (m, *m.ancestors()):
+        if a.vpgid != m.vpgid:
+            break
+        found = a
+    return found
+
+
+def _nthreads(evt: Any) -> int | None:
+    m = _main(evt)
+    return None if m is None else m.nchilds + 1
+
+
+def _fdopencount(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None:
+        return None
+    tab = t.fd_table()
+    return 0 if tab is None else len(tab)
+
+
+def _fdusage(evt: Any) -> float | None:
+    t = evt.thread
+    if t is None:
+        return None
+    tab = t.fd_table()
+    lim = (t.main() or t).fdlimit
+    if not lim:
+        return None
+    return (len(tab or ()) * 100.0) / lim
+
+
+def _vtid(evt: Any) -> int | None:
+    t = evt.thread
+    return None if t is None or t.vtid == -1 else t.vtid
+
+
+def _vpid(evt: Any) -> int | None:
+    t = evt.thread
+    return None if t is None or t.vpid == -1 else t.vpid
+
+
+def _std_fd(n: int, what: str) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        tab = t.fd_table()
+        fi = tab.get(n) if tab is not None else None
+        if fi is None:
+            return None
+        return fi.typestring if what == "type" else fi.name
+
+    return ext
+
+
+# --- user.* / group.* ---------------------------------------------------------------------------------
+
+
+def _user_attr(attr: str) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        u = t.state.users.get(t.uid)
+        return None if u is None else getattr(u, attr)
+
+    return ext
+
+
+def _loginname(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    u = t.state.users.get(t.loginuid)
+    return None if u is None else u.name
+
+
+def _loginuid(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None:
+        return None
+    return _s32(t.loginuid)
+
+
+def _group_name(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    g = t.state.groups.get(t.gid)
+    return None if g is None else g.name
+
+
+# --- fd.* -------------------------------------------------------------------------------------------------
+
+_OPEN_NAMES = frozenset(("open", "openat", "openat2", "creat"))
+_NULL_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "socket": "4",
+                  "accept": "4", "accept4": "4", "pipe": "p", "eventfd": "e", "signalfd": "s",
+                  "timerfd_create": "t", "inotify_init": "i"}
+
+
+def _fd_event(evt: Any) -> bool:
+    return bool(evt.info.flags & _EF_FD_ANY) and evt.thread is not None
+
+
+def _name_from_creator(evt: Any) -> str | None:
+    """fd.name of an fd event with no fd entry (libsinsp ``extract_fdname_from_creator``)."""
+    info = evt.info
+    if info.dir == ">":
+        return None
+    name = info.name
+    if name in ("open", "creat", "accept", "accept4", "connect"):
+        if len(evt.params) < 2:
+            return ""
+        val, res = render_param(evt, 1)
+        return res or val
+    if name in ("openat", "openat2"):
+        t = evt.thread
+        src = evt
+        if "name" not in info.param_index:
+            src = t.state.enter_event(evt, t)
+            if src is None:
+                return None
+        path = _text(_param_by_name(src, "name"))
+        dirfd = _param_by_name(src, "dirfd")
+        base = t.state.dirfd_base(evt, t, path, _s64(dirfd) if isinstance(dirfd, int) else S.AT_FDCWD)
+        return S.concat_paths(base, path)[0]
+    return ""
+
+
+def _fd_num(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None or not evt.info.flags & _EF_FD_ANY:
+        return None
+    return t.lastevent_fd
+
+
+def _fd_name(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        return _name_from_creator(evt) if _fd_event(evt) else None
+    if evt.info.name == "connect" and evt.info.dir == "<":
+        r = _param_by_name(evt, "res")
+        if isinstance(r, int) and _s64(r) < 0:
+            return _name_from_creator(evt)
+    return fi.name
+
+
+def _dirname(name: str) -> str:
+    pos = name.rfind("/")
+    if pos > 0:
+        return name[:pos] if pos < len(name) - 1 else name
+    return "/"
+
+
+def _fd_directory(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        if not _fd_event(evt):
+            return None
+        n = _name_from_creator(evt)
+        return None if n is None else _dirname(n)
+    if fi.type in (S.FD.FILE, S.FD.FILE_V2):
+        return _dirname(fi.name)
+    if fi.type == S.FD.DIRECTORY:
+        return fi.name
+    return None
+
+
+def _fd_filename(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None or fi.type not in (S.FD.FILE, S.FD.FILE_V2):
+        return None
+    name = fi.name
+    pos = name.rfind("/")
+    if pos < 0:
+        return "/"
+    return name[pos + 1 :] if pos < len(name) - 1 else name
+
+
+def _fd_type(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    return None if fi is None else fi.typestring
+
+
+def _fd_typechar(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        if not _fd_event(evt):
+            return None
+        return _NULL_TYPECHAR.get(evt.info.name, "o")
+    return fi.typechar
+
+
+def _sock(evt: Any) -> S.FdInfo | None:
+    fi = evt.fdinfo
+    if fi is None or (fi.role == S.ROLE_NONE and fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK)):
+        return None
+    return fi
+
+
+def _cip(evt: Any) -> Any:
+    fi = _sock(evt)
+    if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        return None
+    return _ip(fi.sip)
+
+
+def _sip(evt: Any) -> Any:
+    fi = _sock(evt)
+    if fi is None:
+        return None
+    t = fi.type
+    if t in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        return _ip(fi.dip)
+    if t in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+        return _ip(fi.sip)
+    return None
+
+
+def _cport(evt: Any) -> int | None:
+    fi = _sock(evt)
+    if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        return None
+    return fi.sport
+
+
+def _sport(evt: Any) -> int | None:
+    fi = _sock(evt)
+    if fi is None:
+        return None
+    t = fi.type
+    if t in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        return fi.dport
+    if t in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+        return fi.sport
+    return None
+
+
+def _is_local(evt: Any, ip: bytes | None) -> bool:
+    """Whether ``ip`` is an address of this machine (the capture's interface list)."""
+    if ip is None:
+        return False
+    t = evt.thread
+    ifaces = t.state.interfaces if t is not None else []
+    for itf in ifaces:
+        addr = bytes(getattr(itf, "addr", b"") or b"")
+        if addr == ip:
+            return True
+    return len(ip) == 4 and ip[0] == 127
+
+
+def _local_remote(local: bool, want: str) -> Extractor:
+    def ext(evt: Any) -> Any:
+        fi = _sock(evt)
+        if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+            return None
+        is_local = _is_local(evt, fi.sip)
+        pick_s = is_local == local
+        if want == "ip":
+            return _ip(fi.sip if pick_s else fi.dip)
+        return fi.sport if pick_s else fi.dport
+
+    return ext
+
+
+def _any_ip(evt: Any) -> Any:
+    vals = tuple(v for v in (_cip(evt), _sip(evt)) if v is not None)
+    return vals or None
+
+
+def _any_port(evt: Any) -> Any:
+    vals = tuple(v for v in (_cport(evt), _sport(evt)) if v is not None)
+    return vals or None
+
+
+def _proto_of(port_ext: Extractor) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        p = port_ext(evt)
+        return None if p is None else str(p)
+
+    return ext
+
+
+_L4_NAMES = {S.L4_TCP: "tcp", S.L4_UDP: "udp", S.L4_ICMP: "icmp", S.L4_RAW: "raw"}
+
+
+def _l4proto(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        return None
+    return _L4_NAMES.get(fi.get_l4proto(), "<NA>")
+
+
+def _sockfamily(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        return None
+    if fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK, S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+        return "ip"
+    if fi.type == S.FD.UNIX_SOCK:
+        return "unix"
+    return None
+
+
+def _is_server(evt: Any) -> bool | None:
+    fi = evt.fdinfo
+    if fi is None:
+        return None
+    if fi.type in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+        return True
+    if fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        return _is_local(evt, fi.dip)
+    return False
+
+
+def _fd_uid(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None or not evt.info.flags & _EF_FD_ANY:
+        return None
+    return f"{t.tid}{t.lastevent_fd}"
+
+
+def _containername(evt: Any) -> str | None:
+    n = _fd_name(evt)
+    return None if n is None else f"{evt.thread.container_id}:{n}"
+
+
+def _containerdirectory(evt: Any) -> str | None:
+    n = _fd_directory(evt)
+    return None if n is None else f"{evt.thread.container_id}:{n}"
+
+
+def _connected(evt: Any) -> bool | None:
+    fi = evt.fdinfo
+    return None if fi is None else fi.connected
+
+
+def _name_changed(evt: Any) -> bool | None:
+    fi = evt.fdinfo
+    return None if fi is None else fi.name != fi.oldname
+
+
+def _fd_dev(part: str) -> Extractor:
+    def ext(evt: Any) -> int | None:
+        fi = evt.fdinfo
+        if fi is None:
+            return None
+        d = fi.dev
+        if part == "major":
+            return (d >> 20) & 0xFFF
+        if part == "minor":
+            return d & 0xFFFFF
+        return d
+
+    return ext
+
+
+def _fd_ino(evt: Any) -> int | None:
+    fi = evt.fdinfo
+    return None if fi is None else fi.ino
+
+
+def _fd_types_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+    def ext(evt: Any) -> Any:
+        t = evt.thread
+        if t is None:
+            return None
+        tab = t.fd_table() or {}
+        if arg is not None:
+            fi = tab.get(int(arg))
+            return None if fi is None else (fi.typestring or "<NA>",)
+        types = sorted({fi.typestring or "<NA>" for fi in tab.values()})
+        return tuple(types) or None
+
+    return ext
+
+
+# --- fs.path.* ---------------------------------------------------------------------------------------
+
+_FS_PATH_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # event name → (name params, source params); target = the second of a two-path call
+    "mkdir": (("path",), ()), "mkdirat": (("path",), ()), "rmdir": (("path",), ()),
+    "unlink": (("path",), ()), "unlinkat": (("name",), ()), "open": (("name",), ()),
+    "openat": (("name",), ()), "openat2": (("name",), ()), "creat": (("name",), ()),
+    "chmod": (("filename",), ()), "fchmodat": (("filename",), ()),
+    "rename": ((), ("oldpath",)), "renameat": ((), ("oldpath",)), "renameat2": ((), ("oldpath",)),
+    "link": ((), ("oldpath",)), "linkat": ((), ("oldpath",)),
+    "symlink": ((), ("target",)), "symlinkat": ((), ("target",)),
+}
+_FS_TARGET = {"rename": "newpath", "renameat": "newpath", "renameat2": "newpath", "link": "newpath",
+              "linkat": "newpath", "symlink": "linkpath", "symlinkat": "linkpath"}
+
+
+def _fs_path(which: str, raw: bool) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        info = evt.info
+        if info.dir != "<":
+            return None
+        names = _FS_PATH_PARAMS.get(info.name)
+        if names is None:
+            return None
+        if which == "name":
+            pnames = names[0]
+        elif which == "source":
+            pnames = names[1]
+        else:
+            tgt = _FS_TARGET.get(info.name)
+            pnames = (tgt,) if tgt else ()
+        for pn in pnames:
+            v = _param_by_name(evt, pn)
+            if v is None:
+                continue
+            path = _text(v)
+            if raw:
+                return path
+            t = evt.thread
+            if t is None or path.startswith("/"):
+                return S.concat_paths("", path)[0]
+            i = info.param_index[pn]
+            return S.concat_paths(_base_dir(evt, i, info.params[i].type, t), path)[0]
+        return None
+
+    return ext
+
+
+# --- fdlist.* -------------------------------------------------------------------------------------------
+
+
+def _fdlist(kind: str) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        fds = _param_by_name(evt, "fds")
+        t = evt.thread
+        if not isinstance(fds, list) or t is None:
+            return None
+        out = []
+        for fd, _fl in fds:
+            if kind == "nums":
+                out.append(str(fd))
+                continue
+            fi = t.get_fd(fd)
+            if fi is None:
+                continue
+            if kind == "names":
+                out.append(fi.name)
+            elif fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+                if kind == "cips":
+                    out.append(_ip_text(_ip(fi.sip)))
+                elif kind == "sips":
+                    out.append(_ip_text(_ip(fi.dip)))
+                elif kind == "cports":
+                    out.append(str(fi.sport))
+                elif kind == "sports":
+                    out.append(str(fi.dport))
+        return ",".join(out) if out else None
+
+    return ext
+
+
+# --- container.* / k8s.* -----------------------------------------------------------------------------
+
+
+def _container(evt: Any) -> S.Container | None:
+    t = evt.thread
+    if t is None or not t.container_id:
+        return None
+    return t.state.containers.get(t.container_id)
+
+
+def _container_id(evt: Any) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    return t.container_id or "host"
+
+
+def _container_str(attr: str, host: str | None) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        t = evt.thread
+        if t is None:
+            return None
+        if not t.container_id:
+            return host
+        c = t.state.containers.get(t.container_id)
+        if c is None:
+            return None
+        v = getattr(c, attr)
+        return v or None
+
+    return ext
+
+
+def _container_privileged(evt: Any) -> bool | None:
+    c = _container(evt)
+    return None if c is None else c.privileged
+
+
+def _label_factory(prefix: str) -> Factory:
+    def factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+        def ext(evt: Any) -> str | None:
+            c = _container(evt)
+            if c is None or arg is None:
+                return None
+            return c.labels.get(prefix + arg)
+
+        return ext
+
+    return factory
+
+
+def _labels(prefix: str) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        c = _container(evt)
+        if c is None:
+            return None
+        items = [f"{k[len(prefix):]}:{v}" for k, v in c.labels.items() if k.startswith(prefix)]
+        return ", ".join(items) if items else None
+
+    return ext
+
+
+def _k8s_label(key: str) -> Extractor:
+    def ext(evt: Any) -> str | None:
+        c = _container(evt)
+        return None if c is None else c.labels.get(key)
+
+    return ext
+
+
+def _mount_factory(what: str) -> Factory:
+    import fnmatch
+
+    def factory(_spec: FieldSpec, arg: str | None) -> Extractor:
+        def find(c: S.Container) -> dict[str, Any] | None:
+            if arg is None:
+                return None
+            if arg.isdigit():
+                i = int(arg)
+                return c.mounts[i] if i < len(c.mounts) else None
+            for m in c.mounts:
+                src = str(m.get("Source", m.get("source", "")))
+                dst = str(m.get("Destination", m.get("destination", "")))
+                if fnmatch.fnmatchcase(src if what == "source_key" else dst, arg):
+                    return m
+            return None
+
+        def ext(evt: Any) -> Any:
+            c = _container(evt)
+            if c is None:
+                return None
+            m = find(c)
+            if m is None:
+                return "N/A" if what != "mount" else None
+            if what == "mount":
+                return _mount_text(m)
+            key = {"source": "Source", "dest": "Destination", "mode": "Mode", "rdwr": "RW",
+                   "propagation": "Propagation"}[what]
+            v = m.get(key, m.get(key.lower()))
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            return "N/A" if v is None else str(v)
+
+        return ext
+
+    return factory
+
+
+def _mount_text(m: dict[str, Any]) -> str:
+    return (f"{m.get('Source', '')}:{m.get('Destination', '')}:{m.get('Mode', '')}:"
+            f"{'true' if m.get('RW') else 'false'}:{m.get('Propagation', '')}")
+
+
+def _mounts(evt: Any) -> str | None:
+    c = _container(evt)
+    if c is None or not c.mounts:
+        return None
+    return ",".join(_mount_text(m) for m in c.mounts)
+
+
+# --- binding ----------------------------------------------------------------------------------------------
+
+
+def bind(cat: FieldCatalog) -> None:
+    """Attach extractors (and renderers where the default one would differ) to ``cat``."""
+    specs = cat.specs
+
+    def b(name: str, factory: Factory, render: Callable[[Any], str] | None = None) -> None:
+        if name in specs:
+            cat.bind(name, factory, render)
+
+    def c(name: str, fn: Extractor, render: Callable[[Any], str] | None = None) -> None:
+        b(name, _const(fn), render)
+
+    # evt
+    c("evt.num", lambda e: e.num)
+    c("evt.time", lambda e: _ts_text(e.ts, False, True))
+    c("evt.time.s", lambda e: _ts_text(e.ts, False, False))
+    c("evt.time.iso8601", lambda e: _iso8601(e.ts))
+    c("evt.datetime", lambda e: _ts_text(e.ts, True, True))
+    c("evt.datetime.s", lambda e: _ts_text(e.ts, True, False))
+    c("evt.rawtime", lambda e: e.ts)
+    c("evt.rawtime.s", lambda e: e.ts // 1_000_000_000)
+    c("evt.rawtime.ns", lambda e: e.ts % 1_000_000_000)
+    c("evt.source", lambda e: "syscall")
+    c("evt.is_async", lambda e: e.info.name == "container")
+    c("evt.hostname", lambda e: _hostname(e))
+    c("evt.latency", _latency)
+    c("evt.latency.s", lambda e: None if (v := _latency(e)) is None else v // 1_000_000_000)
+    c("evt.latency.ns", lambda e: None if (v := _latency(e)) is None else v % 1_000_000_000)
+    c("evt.latency.human", lambda e: None if (v := _latency(e)) is None else _human_time(v))
+    c("evt.dir", lambda e: e.info.dir)
+    c("evt.type", _evt_type)
+    b("evt.type.is", _type_is_factory)
+    c("syscall.type", _syscall_type)
+    c("evt.category", _evt_category)
+    c("evt.cpu", lambda e: e.cpu)
+    c("evt.args", _args_text)
+    b("evt.arg", _arg_factory)
+    b("evt.rawarg", _rawarg_factory)
+    c("evt.info", _args_text)
+    c("evt.buffer", _buffer)
+    c("evt.buflen", _buflen)
+    c("evt.res", _evt_res)
+    c("evt.rawres", _evt_rawres)
+    c("evt.failed", _evt_failed, _render_bool)
+    c("evt.is_io", lambda e: bool(e.info.flags & (_EF_READS | _EF_WRITES)), _render_bool)
+    c("evt.is_io_read", lambda e: bool(e.info.flags & _EF_READS), _render_bool)
+    c("evt.is_io_write", lambda e: bool(e.info.flags & _EF_WRITES), _render_bool)
+    c("evt.io_dir", lambda e: "write" if e.info.flags & _EF_WRITES else
+      ("read" if e.info.flags & _EF_READS else None))
+    c("evt.is_wait", lambda e: bool(e.info.flags & _EF_WAITS), _render_bool)
+    b("evt.abspath", _abspath_factory)
+    c("evt.is_open_read", _is_open_read, _render_bool)
+    c("evt.is_open_write", _is_open_write, _render_bool)
+    c("evt.is_open_exec", _is_open_exec, _render_bool)
+    c("evt.is_open_create", _is_open_create, _render_bool)
+
+    # proc / thread
+    c("proc.pid", _thread_attr("pid"))
+    c("thread.tid", lambda e: e.tid)
+    c("proc.ppid", _ppid)
+    c("proc.name", _thread_attr("comm"))
+    c("proc.exe", _thread_attr("exe"))
+    c("proc.exepath", _thread_attr("exepath"))
+    c("proc.cmdline", lambda e: None if e.thread is None else e.thread.cmdline())
+    c("proc.exeline", lambda e: None if e.thread is None else
+      e.thread.exe + " " + " ".join(e.thread.args))
+    b("proc.args", _args_factory)
+    c("proc.cmdnargs", lambda e: None if e.thread is None else len(e.thread.args))
+    c("proc.cmdlenargs", lambda e: None if e.thread is None else
+      sum(len(a) for a in e.thread.args) + max(len(e.thread.args) - 1, 0))
+    b("proc.env", _env_factory)
+    b("proc.aenv", _aenv_factory)
+    c("proc.cwd", lambda e: None if e.thread is None else e.thread.get_cwd())
+    c("proc.tty", _thread_attr("tty"))
+    c("proc.sid", _thread_attr("sid"))
+    c("proc.sname", _sname)
+    c("proc.vpgid", _thread_attr("vpgid"))
+    c("proc.pgid", _thread_attr("vpgid"))
+    c("proc.vpgid.name", lambda e: None if (v := _vpgid_thread(e)) is None else v.comm)
+    c("proc.vpgid.exe", lambda e: None if (v := _vpgid_thread(e)) is None else v.exe)
+    c("proc.vpgid.exepath", lambda e: None if (v := _vpgid_thread(e)) is None else v.exepath)
+    c("proc.is_vpgid_leader", lambda e: None if e.thread is None else
+      (e.thread.main() or e.thread).pid == e.thread.vpgid, _render_bool)
+    c("proc.is_sid_leader", lambda e: None if e.thread is None else
+      (e.thread.main() or e.thread).pid == e.thread.sid, _render_bool)
+    c("proc.vpid", _vpid)
+    c("thread.vtid", _vtid)
+    c("proc.pvpid", _pattr(lambda p: None if p.vpid == -1 else p.vpid))
+    c("proc.pname", _pattr(lambda p: p.comm))
+    c("proc.pexe", _pattr(lambda p: p.exe))
+    c("proc.pexepath", _pattr(lambda p: p.exepath))
+    c("proc.pcmdline", _pattr(lambda p: p.cmdline()))
+    b("proc.aname", _ancestor_factory(lambda a: a.comm), _render_list)
+    b("proc.apid", _ancestor_factory(lambda a: a.pid), _render_list)
+    b("proc.aexe", _ancestor_factory(lambda a: a.exe), _render_list)
+    b("proc.aexepath", _ancestor_factory(lambda a: a.exepath), _render_list)
+    b("proc.acmdline", _ancestor_factory(lambda a: a.cmdline()), _render_list)
+    b("proc.aargs", _ancestor_factory(lambda a: " ".join(a.args)), _render_list)
+    c("proc.loginshellid", _loginshellid)
+    c("proc.duration", _duration)
+    c("proc.ppid.duration", _pattr(lambda p: None))
+    c("proc.pid.ts", lambda e: None if e.thread is None or not e.thread.clone_ts else e.thread.clone_ts)
+    c("proc.ppid.ts", _pattr(lambda p: p.clone_ts or None))
+    c("proc.is_exe_writable", lambda e: None if e.thread is None else e.thread.exe_writable, _render_bool)
+    c("proc.fdopencount", _fdopencount)
+    c("proc.fdlimit", lambda e: None if e.thread is None else (e.thread.main() or e.thread).fdlimit)
+    c("proc.fdusage", _fdusage)
+    c("proc.vmsize", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmsize_kb)
+    c("proc.vmrss", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmrss_kb)
+    c("proc.vmswap", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmswap_kb)
+    c("thread.vmsize", lambda e: None if e.thread is None else
+      (e.thread.vmsize_kb if e.thread.is_main() else 0))
+    c("thread.vmrss", lambda e: None if e.thread is None else
+      (e.thread.vmrss_kb if e.thread.is_main() else 0))
+    c("thread.pfmajor", _thread_attr("pfmajor"))
+    c("thread.pfminor", _thread_attr("pfminor"))
+    c("thread.ismain", lambda e: None if e.thread is None else e.thread.is_main(), _render_bool)
+    c("thread.cap_permitted", lambda e: _caps(e, "cap_permitted"))
+    c("thread.cap_inheritable", lambda e: _caps(e, "cap_inheritable"))
+    c("thread.cap_effective", lambda e: _caps(e, "cap_effective"))
+    c("thread.cgroups", _cgroups)
+    b("thread.cgroup", _cgroup_factory)
+    c("proc.nthreads", _nthreads)
+    c("proc.nchilds", _thread_attr("nchilds"))
+    c("thread.exectime", lambda e: 0)
+    for n, nm in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        c(f"proc.{nm}.type", _std_fd(n, "type"))
+        c(f"proc.{nm}.name", _std_fd(n, "name"))
+
+    # user / group
+    c("user.uid", _thread_attr("uid"))
+    c("user.name", _user_attr("name"))
+    c("user.homedir", _user_attr("homedir"))
+    c("user.shell", _user_attr("shell"))
+    c("user.loginuid", _loginuid)
+    c("user.loginname", _loginname)
+    c("group.gid", _thread_attr("gid"))
+    c("group.name", _group_name)
+
+    # fd
+    c("fd.num", _fd_num)
+    c("fd.type", _fd_type)
+    c("fd.typechar", _fd_typechar)
+    c("fd.name", _fd_name)
+    c("fd.nameraw", _fd_name)
+    c("fd.directory", _fd_directory)
+    c("fd.filename", _fd_filename)
+    c("fd.ip", _any_ip, _render_list)
+    c("fd.cip", _cip, _ip_text)
+    c("fd.sip", _sip, _ip_text)
+    c("fd.lip", _local_remote(True, "ip"), _ip_text)
+    c("fd.rip", _local_remote(False, "ip"), _ip_text)
+    c("fd.port", _any_port, _render_list)
+    c("fd.cport", _cport)
+    c("fd.sport", _sport)
+    c("fd.lport", _local_remote(True, "port"))
+    c("fd.rport", _local_remote(False, "port"))
+    c("fd.l4proto", _l4proto)
+    c("fd.sockfamily", _sockfamily)
+    c("fd.is_server", _is_server, _render_bool)
+    c("fd.uid", _fd_uid)
+    c("fd.containername", _containername)
+    c("fd.containerdirectory", _containerdirectory)
+    c("fd.proto", _any_port, _render_list)
+    c("fd.cproto", _proto_of(_cport))
+    c("fd.sproto", _proto_of(_sport))
+    c("fd.lproto", _proto_of(_local_remote(True, "port")))
+    c("fd.rproto", _proto_of(_local_remote(False, "port")))
+    c("fd.net", _any_ip, _render_list)
+    c("fd.cnet", _cip, _ip_text)
+    c("fd.snet", _sip, _ip_text)
+    c("fd.lnet", _local_remote(True, "ip"), _ip_text)
+    c("fd.rnet", _local_remote(False, "ip"), _ip_text)
+    c("fd.connected", _connected, _render_bool)
+    c("fd.name_changed", _name_changed, _render_bool)
+    c("fd.cip.name", lambda e: None)
+    c("fd.sip.name", lambda e: None)
+    c("fd.lip.name", lambda e: None)
+    c("fd.rip.name", lambda e: None)
+    c("fd.dev", _fd_dev("dev"))
+    c("fd.dev.major", _fd_dev("major"))
+    c("fd.dev.minor", _fd_dev("minor"))
+    c("fd.ino", _fd_ino)
+    b("fd.types", _fd_types_factory, _render_list)
+
+    # fs.path
+    for which in ("name", "source", "target"):
+        c(f"fs.path.{which}", _fs_path(which, False))
+        c(f"fs.path.{which}raw", _fs_path(which, True))
+
+    # fdlist
+    for kind in ("nums", "names", "cips", "sips", "cports", "sports"):
+        c(f"fdlist.{kind}", _fdlist(kind))
+
+    # container / k8s
+    c("container.id", _container_id)
+    c("container.full_id", _container_str("full_id", "host"))
+    c("container.name", _container_str("name", "host"))
+    c("container.image", _container_str("image", None))
+    c("container.image.id", _container_str("imageid", None))
+    c("container.image.repository", _container_str("imagerepo", None))
+    c("container.image.tag", _container_str("imagetag", None))
+    c("container.image.digest", _container_str("imagedigest", None))
+    c("container.type", _container_str("type", "host"))
+    c("container.ip", _container_str("ip", None))
+    c("container.privileged", _container_privileged, _render_bool)
+    c("container.mounts", _mounts)
+    b("container.mount", _mount_factory("mount"))
+    b("container.mount.source", _mount_factory("source"))
+    b("container.mount.dest", _mount_factory("dest"))
+    b("container.mount.mode", _mount_factory("mode"))
+    b("container.mount.rdwr", _mount_factory("rdwr"))
+    b("container.mount.propagation", _mount_factory("propagation"))
+    b("container.label", _label_factory(""))
+    c("container.labels", _labels(""))
+    c("k8s.pod.name", _k8s_label("io.kubernetes.pod.name"))
+    c("k8s.ns.name", _k8s_label("io.kubernetes.pod.namespace"))
+    c("k8s.pod.uid", _k8s_label("io.kubernetes.pod.uid"))
+    c("k8s.pod.id", _k8s_label("io.kubernetes.pod.uid"))
+    c("k8s.pod.sandbox_id", lambda e: None if (x := _k8s_label("io.kubernetes.sandbox.id")(e)) is None
+      else x[:12])
+    c("k8s.pod.full_sandbox_id", _k8s_label("io.kubernetes.sandbox.id"))
+    b("k8s.pod.label", _label_factory(""))
+    c("k8s.pod.labels", _labels(""))
+    c("k8s.pod.ip", _container_str("ip", None))
+
+
+def _caps(evt: Any, attr: str) -> str | None:
+    t = evt.thread
+    if t is None:
+        return None
+    return caps_text(getattr(t, attr))
+
+
+_CAP_NAMES = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+)
+
+
+def caps_text(mask: int) -> str:
+    """A capability mask as Falco prints it: ``CAP_CHOWN CAP_KILL …`` (space-separated)."""
+    return " ".join(name for i, name in enumerate(_CAP_NAMES) if mask & (1 << i))
+
+
+def _human_time(ns: int) -> str:
+    if ns >= 1_000_000_000:
+        return f"{ns / 1e9:.2f}s"
+    if ns >= 1_000_000:
+        return f"{ns / 1e6:.2f}ms"
+    if ns >= 1_000:
+        return f"{ns / 1e3:.2f}us"
+    return f"{ns}ns"
+
+
+def _hostname(evt: Any) -> str | None:
+    t = evt.thread
+    m = t.state.machine if t is not None else None
+    return getattr(m, "hostname", None) if m is not None else None

@@ -1,0 +1,1536 @@
+"""The state engine: threads, file descriptors, users and containers, rebuilt event by event.
+
+It mirrors what libsinsp's parser keeps (falcosecurity/libs of 2022, the libraries of Debian's
+``sysdig`` 0.29.3 that serves as the field oracle), so that field values match:
+
+* the thread table starts from the capture's process list, fd lists and user/group lists, and
+  is then updated by clone/fork/vfork/clone3 exits (child creation, inverted clones, tid
+  collisions), execve/execveat exits, procexit, the fd-creating and fd-destroying calls,
+  chdir/fchdir, setuid/setgid/setresuid/setresgid, setsid, chroot and container events;
+* a thread that shows up only through its events becomes a placeholder with ``comm`` and
+  ``exe`` ``"<NA>"`` and uid/gid/loginuid 0xffffffff (libsinsp's "fake" entry);
+* before the rules see an event, `State.process` sets ``evt.thread`` (None for events libsinsp
+  attaches to no thread) and ``evt.fdinfo``: the fd the event refers to as the fd fields see
+  it — on enter events of fd-taking calls the ``fd`` argument's entry, on exit events the fd of
+  the matching enter event or the fd the call created; None for events that neither take nor
+  create nor destroy an fd. ``thread.lastevent_fd`` is what ``fd.num`` shows;
+* removals are deferred like libsinsp's: a closed fd or an exited thread stays visible to the
+  rules for the close/procexit event itself and is dropped when the next event arrives.
+
+Bounded: an exited process's threads and fd table are dropped; the thread table has a cap
+(``max_threads``) past which new threads are not added (counted in ``stats["threads_dropped"]``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rae.containers.cgroup import container_from_cgroups, parse_cgroups
+
+__all__ = [
+    "AT_FDCWD",
+    "CL_CLONE_FILES",
+    "CL_CLONE_THREAD",
+    "CL_IS_MAIN_THREAD",
+    "FD",
+    "ROLE_CLIENT",
+    "ROLE_NONE",
+    "ROLE_SERVER",
+    "Container",
+    "FdInfo",
+    "State",
+    "Thread",
+    "concat_paths",
+]
+
+# --- constants (libs ppm_events_public.h / scap.h) -------------------------------------------------
+
+EF_CREATES_FD = 1
+EF_DESTROYS_FD = 2
+EF_USES_FD = 4
+EF_FD_ANY = EF_CREATES_FD | EF_DESTROYS_FD | EF_USES_FD
+EF_SKIPPARSERESET = 256
+
+CL_CLONE_FILES = 1 << 0
+CL_CLONE_THREAD = 1 << 13
+CL_CLONE_INVERTED = 1 << 16
+CL_CLOSED = 1 << 18
+CL_ACTIVE = 1 << 19
+CL_PIPE_SRC = 1 << 21
+CL_PIPE_DST = 1 << 22
+CL_CHILD_IN_PIDNS = 1 << 29
+CL_IS_MAIN_THREAD = 1 << 30
+
+O_DIRECTORY = 1 << 10
+AT_FDCWD = -100
+FCNTL_F_DUPFD = 1
+FCNTL_F_DUPFD_CLOEXEC = 26
+EXE_WRITABLE = 1
+EXVAT_AT_EMPTY_PATH = 1
+EINPROGRESS = 115
+UID_NONE = 0xFFFFFFFF
+CLONE_STALE_TIME_NS = 2_000_000_000
+DEFAULT_MAX_THREADS = 131072
+
+AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+AF_NETLINK = 16
+SOCK_STREAM = 1
+SOCK_DGRAM = 2
+SOCK_RAW = 3
+IPPROTO_IP = 0
+IPPROTO_ICMP = 1
+IPPROTO_TCP = 6
+IPPROTO_UDP = 17
+IPPROTO_RAW = 255
+
+# l4 protocols (scap_l4_proto)
+L4_NA = 0
+L4_TCP = 1
+L4_UDP = 2
+L4_ICMP = 3
+L4_RAW = 5
+L4_UNKNOWN = 255
+
+ROLE_NONE = 0
+ROLE_CLIENT = 1
+ROLE_SERVER = 2
+
+
+class FD:
+    """scap fd types (``scap_fd_type``)."""
+
+    UNKNOWN = 0
+    FILE = 1
+    DIRECTORY = 2
+    IPV4_SOCK = 3
+    IPV6_SOCK = 4
+    IPV4_SERVSOCK = 5
+    IPV6_SERVSOCK = 6
+    FIFO = 7
+    UNIX_SOCK = 8
+    EVENT = 9
+    UNSUPPORTED = 10
+    SIGNALFD = 11
+    EVENTPOLL = 12
+    INOTIFY = 13
+    TIMERFD = 14
+    NETLINK = 15
+    FILE_V2 = 16
+    BPF = 17
+    USERFAULTFD = 18
+    IOURING = 19
+    MEMFD = 20
+    PIDFD = 21
+
+
+#: fd type → fd.typechar
+TYPECHARS: dict[int, str] = {
+    FD.FILE: "f", FD.FILE_V2: "f", FD.DIRECTORY: "d", FD.IPV4_SOCK: "4", FD.IPV4_SERVSOCK: "4",
+    FD.IPV6_SOCK: "6", FD.IPV6_SERVSOCK: "6", FD.FIFO: "p", FD.UNIX_SOCK: "u", FD.EVENT: "e",
+    FD.UNKNOWN: "o", FD.UNSUPPORTED: "X", FD.SIGNALFD: "s", FD.EVENTPOLL: "l", FD.INOTIFY: "i",
+    FD.TIMERFD: "t", FD.NETLINK: "n", FD.BPF: "b", FD.USERFAULTFD: "u", FD.IOURING: "r",
+    FD.MEMFD: "m", FD.PIDFD: "P",
+}
+#: fd type → fd.type
+TYPESTRINGS: dict[int, str] = {
+    FD.FILE: "file", FD.FILE_V2: "file", FD.DIRECTORY: "directory", FD.IPV4_SOCK: "ipv4",
+    FD.IPV4_SERVSOCK: "ipv4", FD.IPV6_SOCK: "ipv6", FD.IPV6_SERVSOCK: "ipv6", FD.UNIX_SOCK: "unix",
+    FD.FIFO: "pipe", FD.EVENT: "event", FD.SIGNALFD: "signalfd", FD.EVENTPOLL: "eventpoll",
+    FD.INOTIFY: "inotify", FD.TIMERFD: "timerfd", FD.NETLINK: "netlink", FD.BPF: "bpf",
+    FD.USERFAULTFD: "userfaultfd", FD.IOURING: "io_uring", FD.MEMFD: "memfd", FD.PIDFD: "pidfd",
+}
+
+_INET_SOCKS = frozenset((FD.IPV4_SOCK, FD.IPV6_SOCK))
+_FILE_TYPES = frozenset((FD.FILE, FD.FILE_V2))
+
+
+# --- paths ------------------------------------------------------------------------------------------
+
+
+def _copy_sanitized(buf: list[str], path: str) -> None:
+    """Append ``path`` to ``buf`` the way libsinsp's ``copy_and_sanitize_path`` does: ``./`` is
+    skipped, ``../`` climbs one directory, repeated ``/`` collapse, a trailing ``/`` goes, and
+    bytes that are not printable ASCII become ``.``."""
+    if not (path.isascii() and path.isprintable()):
+        path = "".join(c if " " <= c <= "~" else "." * len(c.encode("utf-8", "surrogateescape"))
+                       for c in path)
+    i = 0
+    n = len(path)
+    while i < n:
+        c = path[i]
+        if c == ".":
+            nxt = path[i + 1 : i + 2]
+            if nxt == ".":
+                if path[i + 2 : i + 3] == "/":
+                    _rewind(buf)
+                    i += 3
+                elif i + 2 >= n:
+                    _rewind(buf)
+                    i += 2
+                else:
+                    buf.append(".")
+                    buf.append(".")
+                    i += 2
+            elif nxt == "/":
+                i += 2
+            elif i + 1 >= n:
+                i += 1
+            else:
+                buf.append(".")
+                i += 1
+        elif c == "/":
+            if not (buf and buf[-1] == "/"):
+                buf.append("/")
+            i += 1
+        else:
+            buf.append(c)
+            i += 1
+    if len(buf) > 1 and buf[-1] == "/":
+        buf.pop()
+
+
+def _rewind(buf: list[str]) -> None:
+    if len(buf) <= 1:
+        return
+    buf.pop()
+    while buf and buf[-1] != "/":
+        buf.pop()
+
+
+def concat_paths(base: str, path: str) -> tuple[str, bool]:
+    """libsinsp's ``concatenate_paths``: ``(base + path sanitised, True)`` for a relative
+    ``path``, ``(path sanitised, False)`` for an absolute (or empty) one."""
+    if path and path[0] != "/":
+        buf = list(base)
+        _copy_sanitized(buf, path)
+        return "".join(buf), True
+    buf = []
+    _copy_sanitized(buf, path)
+    return "".join(buf), False
+
+
+# --- value helpers -----------------------------------------------------------------------------------
+
+
+def _text(b: Any) -> str:
+    if b is None:
+        return ""
+    if isinstance(b, str):
+        return b
+    return bytes(b).decode("utf-8", "surrogateescape")
+
+
+def _split_nul(b: Any) -> list[str]:
+    if not b:
+        return []
+    raw = bytes(b)
+    if raw.endswith(b"\0"):
+        raw = raw[:-1]
+    return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0")]
+
+
+def ipv4_text(ip: bytes) -> str:
+    return f"{ip[0]}.{ip[1]}.{ip[2]}.{ip[3]}"
+
+
+def ipv6_text(ip: bytes) -> str:
+    import ipaddress
+
+    return ipaddress.IPv6Address(bytes(ip)).compressed
+
+
+def _is_v4_mapped(ip: bytes) -> bool:
+    return ip[:10] == b"\0" * 10 and (ip[10:12] == b"\xff\xff" or ip[10:] == b"\0" * 6)
+
+
+# --- objects -----------------------------------------------------------------------------------------
+
+
+class FdInfo:
+    """One file descriptor of a process.
+
+    Sockets keep both ends like libsinsp: ``sip``/``sport`` the client end, ``dip``/``dport``
+    the server end (addresses as network-order bytes); server sockets use ``sip``/``sport``
+    for the bound address. ``role`` tells which end this process is.
+    """
+
+    __slots__ = ("connected", "dev", "dip", "dport", "fd", "ino", "l4proto", "name", "oldname",
+                 "openflags", "role", "sip", "sport", "type", "unix_dest", "unix_source")
+
+    def __init__(self, fd: int, type_: int, name: str = "") -> None:
+        self.fd = fd
+        self.type = type_
+        self.name = name
+        self.oldname = name
+        self.openflags = 0
+        self.dev = 0
+        self.ino = 0
+        self.sip: bytes | None = None
+        self.dip: bytes | None = None
+        self.sport = 0
+        self.dport = 0
+        self.l4proto = L4_UNKNOWN
+        self.role = ROLE_NONE
+        self.connected = False
+        self.unix_source = 0
+        self.unix_dest = 0
+
+    def copy(self, fd: int) -> FdInfo:
+        c = FdInfo.__new__(FdInfo)
+        for s in FdInfo.__slots__:
+            setattr(c, s, getattr(self, s))
+        c.fd = fd
+        return c
+
+    @property
+    def typechar(self) -> str:
+        return TYPECHARS.get(self.type, "?")
+
+    @property
+    def typestring(self) -> str | None:
+        return TYPESTRINGS.get(self.type)
+
+    def get_l4proto(self) -> int:
+        t = self.type
+        if t in _INET_SOCKS:
+            if self.l4proto == L4_RAW:
+                return L4_RAW
+            if self.role == ROLE_NONE:
+                return L4_NA
+            return self.l4proto
+        if t in (FD.IPV4_SERVSOCK, FD.IPV6_SERVSOCK):
+            return self.l4proto
+        return L4_NA
+
+    def is_file(self) -> bool:
+        return self.type in _FILE_TYPES
+
+    def tuple_text(self) -> str:
+        """``sip:sport->dip:dport`` (IPv4/IPv6 sockets) or ``ip:port`` (servers)."""
+        t = self.type
+        if t == FD.IPV4_SOCK:
+            return (f"{ipv4_text(self.sip or bytes(4))}:{self.sport}->"
+                    f"{ipv4_text(self.dip or bytes(4))}:{self.dport}")
+        if t == FD.IPV6_SOCK:
+            return (f"{ipv6_text(self.sip or bytes(16))}:{self.sport}->"
+                    f"{ipv6_text(self.dip or bytes(16))}:{self.dport}")
+        if t == FD.IPV4_SERVSOCK:
+            return f"{ipv4_text(self.sip or bytes(4))}:{self.sport}"
+        if t == FD.IPV6_SERVSOCK:
+            return f"{ipv6_text(self.sip or bytes(16))}:{self.sport}"
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"FdInfo({self.fd}, {self.typechar!r}, {self.name!r})"
+
+
+class Thread:
+    """One thread (libsinsp ``sinsp_threadinfo``). Process-wide data (cwd, fds) lives on the
+    main thread; `main` finds it."""
+
+    __slots__ = (
+        "args",
+        "cap_effective",
+        "cap_inheritable",
+        "cap_permitted",
+        "cgroups",
+        "clone_ts",
+        "comm",
+        "container_id",
+        "cwd",
+        "enter_evt",
+        "enter_ts",
+        "env",
+        "exe",
+        "exe_writable",
+        "exepath",
+        "fdlimit",
+        "fds",
+        "flags",
+        "gid",
+        "lastevent_code",
+        "lastevent_fd",
+        "lastevent_valid",
+        "latency",
+        "loginuid",
+        "nchilds",
+        "pfmajor",
+        "pfminor",
+        "pid",
+        "ptid",
+        "root",
+        "sid",
+        "state",
+        "tid",
+        "tty",
+        "uid",
+        "vmrss_kb",
+        "vmsize_kb",
+        "vmswap_kb",
+        "vpgid",
+        "vpid",
+        "vtid",
+    )
+
+    def __init__(self, state: State, tid: int) -> None:
+        self.state = state
+        self.tid = tid
+        self.pid = tid
+        self.ptid = -1
+        self.sid = 0
+        self.vpgid = 0
+        self.comm = ""
+        self.exe = ""
+        self.exepath = ""
+        self.exe_writable = False
+        self.args: list[str] = []
+        self.env: list[str] = []
+        self.cwd = ""
+        self.uid = UID_NONE
+        self.gid = UID_NONE
+        self.loginuid = UID_NONE
+        self.cap_inheritable = 0
+        self.cap_permitted = 0
+        self.cap_effective = 0
+        self.tty = 0
+        self.vtid = -1
+        self.vpid = -1
+        self.flags = 0
+        self.fdlimit = 0
+        self.fds: dict[int, FdInfo] = {}
+        self.cgroups: list[tuple[str, str]] = []
+        self.container_id = ""
+        self.root = "/"
+        self.clone_ts = 0
+        self.nchilds = 0
+        self.vmsize_kb = 0
+        self.vmrss_kb = 0
+        self.vmswap_kb = 0
+        self.pfmajor = 0
+        self.pfminor = 0
+        self.lastevent_fd = -1
+        self.lastevent_code = -1
+        self.lastevent_valid = False
+        self.enter_evt: Any = None
+        self.enter_ts = 0
+        self.latency = 0
+
+    # process-level views ------------------------------------------------------------------------
+    def is_main(self) -> bool:
+        return self.pid == self.tid or bool(self.flags & CL_IS_MAIN_THREAD)
+
+    def main(self) -> Thread | None:
+        """The main thread of this thread's process (itself for single-threaded processes)."""
+        if self.pid == self.tid or self.flags & CL_IS_MAIN_THREAD:
+            return self
+        return self.state.threads.get(self.pid)
+
+    def fd_table(self) -> dict[int, FdInfo] | None:
+        if not self.flags & CL_CLONE_FILES:
+            return self.fds
+        m = self.main()
+        return None if m is None else m.fds
+
+    def get_fd(self, fd: int) -> FdInfo | None:
+        t = self.fd_table()
+        if t is None:
+            return None
+        f = t.get(fd)
+        if f is not None:
+            f.oldname = f.name
+        return f
+
+    def add_fd(self, fd: int, info: FdInfo) -> FdInfo:
+        t = self.fd_table()
+        info.fd = fd
+        if t is not None:
+            t[fd] = info
+        self.lastevent_fd = fd
+        return info
+
+    def get_cwd(self) -> str:
+        m = self.main()
+        return m.cwd if m is not None else "./"
+
+    def set_cwd(self, path: str) -> None:
+        m = self.main()
+        if m is None:
+            return
+        res, _rel = concat_paths(m.cwd, path)
+        if not res.endswith("/"):
+            res += "/"
+        m.cwd = res
+
+    def parent(self) -> Thread | None:
+        return self.state.threads.get(self.ptid)
+
+    def ancestors(self) -> Iterable[Thread]:
+        """Parent, grandparent, … of the main thread (stops on loops, like libsinsp)."""
+        mt = self.main()
+        if mt is None:
+            return
+        seen = {id(mt)}
+        p = mt.parent()
+        while p is not None and p.tid != -1 and id(p) not in seen:
+            yield p
+            seen.add(id(p))
+            if p.tid == p.ptid:
+                return
+            p = p.parent()
+
+    def ancestor(self, n: int) -> Thread | None:
+        """``[0]`` the process itself, ``[1]`` its parent, …"""
+        mt = self.main()
+        for _ in range(n):
+            if mt is None:
+                return None
+            mt = mt.parent()
+        return mt
+
+    def cmdline(self) -> str:
+        if self.args:
+            return self.comm + " " + " ".join(self.args)
+        return self.comm
+
+    def __repr__(self) -> str:
+        return f"Thread(tid={self.tid}, pid={self.pid}, ptid={self.ptid}, comm={self.comm!r})"
+
+
+class Container:
+    """Container metadata (from container JSON events of the capture, or a placeholder)."""
+
+    __slots__ = ("full_id", "id", "image", "imagedigest", "imageid", "imagerepo", "imagetag", "ip",
+                 "labels", "mounts", "name", "privileged", "type")
+
+    def __init__(self, cid: str, type_: str = "docker") -> None:
+        self.id = cid
+        self.full_id = ""
+        self.type = type_
+        self.name = ""
+        self.image = ""
+        self.imageid = ""
+        self.imagerepo = ""
+        self.imagetag = ""
+        self.imagedigest = ""
+        self.ip = ""
+        self.privileged: bool | None = None
+        self.labels: dict[str, str] = {}
+        self.mounts: list[dict[str, Any]] = []
+
+
+#: container JSON "type" numbers (sinsp_container_type)
+_CT_TYPES = {0: "docker", 1: "lxc", 2: "libvirt-lxc", 3: "mesos", 4: "rkt", 5: "cri", 6: "containerd",
+             7: "cri-o", 8: "bpm", 9: "static", 10: "podman"}
+
+
+# --- the engine --------------------------------------------------------------------------------------
+
+_CLONE_NAMES = frozenset(("clone", "fork", "vfork", "clone3"))
+#: enter events whose parameters an exit handler (or an fd field) needs
+_STORE_ENTER = frozenset((
+    "open", "creat", "openat", "openat2", "socket", "execve", "execveat", "fcntl", "setuid", "setgid",
+    "setresuid", "setresgid", "sendto", "sendmsg", "eventfd", "chdir", "fchdir", "setpgid",
+))
+
+Handler = Callable[[Any, Thread], None]
+
+
+class State:
+    """Threads, fds, users, groups and containers of one event stream (one capture)."""
+
+    def __init__(self, max_threads: int = DEFAULT_MAX_THREADS) -> None:
+        self.threads: dict[int, Thread] = {}
+        self.users: dict[int, Any] = {}
+        self.groups: dict[int, Any] = {}
+        self.containers: dict[str, Container] = {}
+        self.interfaces: list[Any] = []
+        self.machine: Any = None
+        self.max_threads = max_threads
+        self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
+                                      "fds_removed": 0}
+        self._remove_tid: int | None = None
+        self._remove_fds: list[tuple[Thread, int]] = []
+        self._dispatch: dict[int, Handler | None] = {}
+        self._enter_handlers: dict[str, Handler] = {
+            "close": self._close_enter,
+            "connect": self._connect_enter,
+            "fcntl": self._noop,
+        }
+        self._exit_handlers: dict[str, Handler] = {
+            "open": self._open_exit, "creat": self._open_exit, "openat": self._open_exit,
+            "openat2": self._open_exit,
+            "clone": self._clone_exit, "fork": self._clone_exit, "vfork": self._clone_exit,
+            "clone3": self._clone_exit,
+            "execve": self._execve_exit, "execveat": self._execve_exit,
+            "pipe": self._pipe_exit, "pipe2": self._pipe_exit,
+            "socket": self._socket_exit, "socketpair": self._socketpair_exit,
+            "bind": self._bind_exit, "connect": self._connect_exit,
+            "accept": self._accept_exit, "accept4": self._accept_exit,
+            "close": self._close_exit,
+            "fcntl": self._fcntl_exit,
+            "eventfd": self._simple_fd_exit(FD.EVENT), "eventfd2": self._simple_fd_exit(FD.EVENT),
+            "signalfd": self._simple_fd_exit(FD.SIGNALFD), "signalfd4": self._simple_fd_exit(FD.SIGNALFD),
+            "timerfd_create": self._simple_fd_exit(FD.TIMERFD),
+            "inotify_init": self._simple_fd_exit(FD.INOTIFY),
+            "inotify_init1": self._simple_fd_exit(FD.INOTIFY),
+            "epoll_create": self._simple_fd_exit(FD.EVENTPOLL),
+            "epoll_create1": self._simple_fd_exit(FD.EVENTPOLL),
+            "userfaultfd": self._simple_fd_exit(FD.USERFAULTFD),
+            "io_uring_setup": self._simple_fd_exit(FD.IOURING),
+            "memfd_create": self._memfd_exit,
+            "pidfd_open": self._simple_fd_exit(FD.PIDFD),
+            "pidfd_getfd": self._simple_fd_exit(FD.PIDFD),
+            "chdir": self._chdir_exit, "fchdir": self._fchdir_exit,
+            "dup": self._dup_exit, "dup2": self._dup_exit, "dup3": self._dup_exit,
+            "setuid": self._setuid_exit, "setgid": self._setgid_exit,
+            "setresuid": self._setresuid_exit, "setresgid": self._setresgid_exit,
+            "setsid": self._setsid_exit, "chroot": self._chroot_exit,
+            "read": self._rw_exit, "write": self._rw_exit, "recv": self._rw_exit, "send": self._rw_exit,
+            "recvfrom": self._rw_exit, "recvmsg": self._rw_exit, "sendto": self._rw_exit,
+            "sendmsg": self._rw_exit, "readv": self._rw_exit, "writev": self._rw_exit,
+            "pread": self._rw_exit, "pwrite": self._rw_exit, "preadv": self._rw_exit,
+            "pwritev": self._rw_exit,
+            "brk": self._vm_exit, "mmap": self._vm_exit, "mmap2": self._vm_exit, "munmap": self._vm_exit,
+        }
+
+    # --- initial state ---------------------------------------------------------------------------
+    def load_header(self, reader: Any) -> None:
+        """Initial state from a capture reader's header records (threads, fds, users, groups)."""
+        self.machine = getattr(reader, "machine", None)
+        self.interfaces = list(getattr(reader, "interfaces", []) or [])
+        for u in getattr(reader, "users", []) or []:
+            self.users[u.uid] = u
+        for g in getattr(reader, "groups", []) or []:
+            self.groups[g.gid] = g
+        fds_by_tid: dict[int, list[Any]] = getattr(reader, "fds", {}) or {}
+        for rec in getattr(reader, "threads", []) or []:
+            self.add_thread_record(rec)
+        for tid, recs in fds_by_tid.items():
+            t = self.threads.get(tid)
+            if t is None:
+                continue
+            for r in recs:
+                fi = self.fd_from_record(r)
+                if fi is not None:
+                    t.fds[r.fd] = fi
+        self._fix_proc_sockets()
+
+    def add_thread_record(self, rec: Any) -> Thread | None:
+        """A thread of the capture's process list (libsinsp ``threadinfo::init``)."""
+        t = Thread(self, rec.tid)
+        t.pid = rec.pid
+        t.ptid = rec.ptid
+        t.sid = rec.sid if rec.sid is not None else -1
+        t.vpgid = rec.vpgid if rec.vpgid is not None else -1
+        t.comm = rec.comm
+        t.exe = rec.exe
+        t.exepath = rec.exepath or ""
+        t.exe_writable = bool(rec.exe_writable)
+        t.args = list(rec.args)
+        t.flags = (rec.flags or 0) | CL_ACTIVE
+        if t.is_main():
+            t.env = list(rec.env or [])
+            cwd, _ = concat_paths("", rec.cwd)
+            t.cwd = cwd if cwd.endswith("/") else cwd + "/"
+        t.fdlimit = rec.fdlimit
+        t.uid = rec.uid
+        t.gid = rec.gid
+        t.vmsize_kb = rec.vmsize_kb or 0
+        t.vmrss_kb = rec.vmrss_kb or 0
+        t.vmswap_kb = rec.vmswap_kb or 0
+        t.pfmajor = rec.pfmajor or 0
+        t.pfminor = rec.pfminor or 0
+        t.vtid = rec.vtid if rec.vtid is not None else -1
+        t.vpid = rec.vpid if rec.vpid is not None else -1
+        t.tty = rec.tty or 0
+        t.loginuid = rec.loginuid if rec.loginuid is not None else UID_NONE
+        t.cap_inheritable = rec.cap_inheritable or 0
+        t.cap_permitted = rec.cap_permitted or 0
+        t.cap_effective = rec.cap_effective or 0
+        t.root = rec.root or "/"
+        t.cgroups = parse_cgroups(rec.cgroups or [])
+        self._resolve_container(t)
+        if not self._add_thread(t, from_proc=True):
+            return None
+        return t
+
+    def fd_from_record(self, r: Any) -> FdInfo | None:
+        """An fd of the capture's fd lists (libsinsp ``add_fd_from_scap``)."""
+        typ = r.type
+        fi = FdInfo(r.fd, typ, r.name or "")
+        fi.ino = r.ino or 0
+        if typ == FD.IPV4_SOCK or typ == FD.IPV6_SOCK:
+            sip, dip = r.sip or b"", r.dip or b""
+            if typ == FD.IPV6_SOCK and len(sip) == 16 and _is_v4_mapped(sip) and _is_v4_mapped(dip):
+                fi.type = FD.IPV4_SOCK
+                sip, dip = sip[12:], dip[12:]
+            fi.sip, fi.dip = bytes(sip), bytes(dip)
+            fi.sport, fi.dport = r.sport or 0, r.dport or 0
+            fi.l4proto = r.l4proto if r.l4proto is not None else L4_UNKNOWN
+            fi.connected = fi.l4proto == L4_TCP
+            fi.name = fi.tuple_text()
+        elif typ == FD.IPV4_SERVSOCK or typ == FD.IPV6_SERVSOCK:
+            fi.sip = bytes(r.sip or b"")
+            fi.sport = r.sport or 0
+            fi.l4proto = r.l4proto if r.l4proto is not None else L4_UNKNOWN
+            fi.name = fi.tuple_text()
+        elif typ == FD.UNIX_SOCK:
+            fi.unix_source = r.source or 0
+            fi.unix_dest = r.dest or 0
+            fi.role = ROLE_SERVER if fi.name else ROLE_CLIENT
+        elif typ == FD.FILE_V2:
+            fi.openflags = r.open_flags or 0
+            fi.dev = r.dev or 0
+        fi.oldname = fi.name
+        return fi
+
+    def _fix_proc_sockets(self) -> None:
+        server_ports = {f.sport for t in self.threads.values() for f in t.fds.values()
+                        if f.type in (FD.IPV4_SERVSOCK, FD.IPV6_SERVSOCK)}
+        for t in self.threads.values():
+            for f in t.fds.values():
+                if f.type != FD.IPV4_SOCK:
+                    continue
+                if f.sport in server_ports:
+                    f.sip, f.dip = f.dip, f.sip
+                    f.sport, f.dport = f.dport, f.sport
+                    f.name = f.oldname = f.tuple_text()
+                    f.role = ROLE_SERVER
+                else:
+                    f.role = ROLE_CLIENT
+
+    # --- thread table ----------------------------------------------------------------------------
+    def _add_thread(self, t: Thread, from_proc: bool = False) -> bool:
+        if len(self.threads) >= self.max_threads and t.tid not in self.threads:
+            self.stats["threads_dropped"] += 1
+            return False
+        if not from_proc and t.flags & CL_CLONE_THREAD:
+            m = self.threads.get(t.pid)
+            if m is not None:
+                m.nchilds += 1
+        self.threads[t.tid] = t
+        self.stats["threads_added"] += 1
+        return True
+
+    def remove_thread(self, tid: int, force: bool = False) -> None:
+        t = self.threads.get(tid)
+        if t is None:
+            return
+        if t.nchilds and not force:
+            return
+        if t.flags & CL_CLONE_THREAD and t.pid != t.tid:
+            m = self.threads.get(t.pid)
+            if m is not None and m.nchilds > 0:
+                m.nchilds -= 1
+        del self.threads[tid]
+        self.stats["threads_removed"] += 1
+
+    def _fake_thread(self, tid: int) -> Thread | None:
+        if len(self.threads) >= self.max_threads:
+            self.stats["threads_dropped"] += 1
+            return None
+        t = Thread(self, tid)
+        t.comm = "<NA>"
+        t.exe = "<NA>"
+        self.threads[tid] = t
+        self.stats["threads_added"] += 1
+        return t
+
+    def get_thread(self, tid: int) -> Thread | None:
+        return self.threads.get(tid)
+
+    # --- containers ------------------------------------------------------------------------------
+    def _resolve_container(self, t: Thread) -> None:
+        m = container_from_cgroups(t.cgroups)
+        if m is None:
+            t.container_id = ""
+            return
+        t.container_id = m.id
+        if m.id not in self.containers:
+            c = Container(m.id, m.type)
+            c.full_id = m.full_id
+            self.containers[m.id] = c
+
+    def container_of(self, t: Thread) -> Container | None:
+        return self.containers.get(t.container_id) if t.container_id else None
+
+    def _container_json(self, evt: Any) -> None:
+        raw = evt.arg("json")
+        if not raw:
+            return
+        try:
+            doc = json.loads(bytes(raw).rstrip(b"\0").decode("utf-8", "replace"))
+        except ValueError:
+            return
+        c = doc.get("container") if isinstance(doc, dict) else None
+        if not isinstance(c, dict):
+            return
+        cid = c.get("id")
+        if not isinstance(cid, str):
+            return
+        info = Container(cid, _CT_TYPES.get(c.get("type", 0), "docker") if isinstance(c.get("type"), int)
+                         else "docker")
+        for key, attr in (("full_id", "full_id"), ("name", "name"), ("image", "image"),
+                          ("imageid", "imageid"), ("imagerepo", "imagerepo"), ("imagetag", "imagetag"),
+                          ("imagedigest", "imagedigest"), ("ip", "ip")):
+            v = c.get(key)
+            if isinstance(v, str):
+                setattr(info, attr, v)
+        if isinstance(c.get("privileged"), bool):
+            info.privileged = c["privileged"]
+        labels = c.get("labels") or c.get("Labels")
+        if isinstance(labels, dict):
+            info.labels = {str(k): str(v) for k, v in labels.items()}
+        mounts = c.get("Mounts") or c.get("mounts")
+        if isinstance(mounts, list):
+            info.mounts = [m for m in mounts if isinstance(m, dict)]
+        if not info.imagerepo and info.image:
+            repo, tag, digest = split_image(info.image)
+            info.imagerepo, info.imagetag = repo, info.imagetag or tag
+            info.imagedigest = info.imagedigest or digest
+        self.containers[cid] = info
+
+    def _container_evt(self, evt: Any) -> None:
+        cid = _text(evt.arg("id"))
+        if not cid:
+            return
+        typ = evt.arg("type")
+        info = Container(cid, _CT_TYPES.get(typ, "docker") if isinstance(typ, int) else "docker")
+        info.name = _text(evt.arg("name"))
+        info.image = _text(evt.arg("image"))
+        self.containers[cid] = info
+
+    # --- per event -------------------------------------------------------------------------------
+    def process(self, evt: Any) -> None:
+        """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
+        if self._remove_fds:
+            for t, fd in self._remove_fds:
+                tab = t.fd_table()
+                if tab is not None and tab.pop(fd, None) is not None:
+                    self.stats["fds_removed"] += 1
+            self._remove_fds.clear()
+        if self._remove_tid is not None:
+            tid = self._remove_tid
+            self._remove_tid = None
+            self.remove_thread(tid)
+        info = evt.info
+        flags = info.flags
+        evt.fdinfo = None
+        if flags & EF_SKIPPARSERESET:
+            evt.thread = self.threads.get(evt.tid) if info.name == "procinfo" else None
+            return
+        name = info.name
+        if name == "container":
+            evt.thread = None
+            if evt.arg("json") is not None:
+                self._container_json(evt)
+            elif info.dir == ">" and evt.arg("id") is not None:
+                self._container_evt(evt)
+            return
+        enter = info.dir == ">"
+        tid = evt.tid
+        t = self.threads.get(tid)
+        if t is None:
+            if not enter and name in _CLONE_NAMES:
+                evt.thread = None
+                self._clone_exit(evt, None)
+                return
+            t = self._fake_thread(tid)
+            if t is None:
+                evt.thread = None
+                return
+        evt.thread = t
+        t.flags |= CL_ACTIVE
+        code = evt.code
+        if enter:
+            t.lastevent_fd = -1
+            t.lastevent_code = code
+            t.enter_ts = evt.ts
+            t.latency = 0
+            if name in _STORE_ENTER:
+                _ = evt.params  # decode now: the reader may reuse its buffer
+                t.enter_evt = evt
+            else:
+                t.enter_evt = None
+            if flags & EF_USES_FD:
+                p = evt.params
+                fd = p[0] if p else None
+                if isinstance(fd, int):
+                    t.lastevent_fd = fd
+                    evt.fdinfo = t.get_fd(fd)
+        else:
+            if t.enter_ts:
+                t.latency = evt.ts - t.enter_ts
+            valid = code == t.lastevent_code + 1
+            t.lastevent_valid = valid
+            if valid and flags & EF_USES_FD:
+                if name == "copy_file_range":
+                    fdout = evt.arg("fdout")
+                    if isinstance(fdout, int):
+                        t.lastevent_fd = fdout
+                evt.fdinfo = t.get_fd(t.lastevent_fd)
+        handler = self._dispatch.get(code, _MISSING)
+        if handler is _MISSING:
+            handler = (self._enter_handlers if enter else self._exit_handlers).get(name)
+            self._dispatch[code] = handler
+        if handler is not None:
+            handler(evt, t)
+            t = evt.thread
+        if name == "procexit":
+            if t is not None:
+                t.flags |= CL_CLOSED
+                self._remove_tid = t.tid
+        elif not enter:
+            t2 = evt.thread
+            if t2 is not None and t2.enter_evt is not None and not enter:
+                t2.enter_evt = None
+        # the fd as the fd fields see it (libsinsp extract_fd)
+        if flags & EF_FD_ANY:
+            t = evt.thread
+            if t is not None and evt.fdinfo is None and t.lastevent_fd != -1:
+                evt.fdinfo = t.get_fd(t.lastevent_fd)
+        else:
+            evt.fdinfo = None
+
+    def enter_event(self, evt: Any, t: Thread) -> Any:
+        """The stored enter event matching exit ``evt`` (libsinsp ``retrieve_enter_event``)."""
+        e = t.enter_evt
+        if e is None or not t.lastevent_valid or e.code != evt.code - 1:
+            return None
+        return e
+
+    # --- handlers --------------------------------------------------------------------------------
+    def _noop(self, evt: Any, t: Thread) -> None:
+        return None
+
+    def _open_exit(self, evt: Any, t: Thread) -> None:
+        name_ = evt.info.name
+        enter = self.enter_event(evt, t)
+        fd = evt.arg("fd")
+        if not isinstance(fd, int):
+            return
+        flags = 0
+        path: Any = None
+        if name_ == "open":
+            path = evt.arg("name")
+            flags = evt.arg("flags") or 0
+            if enter is not None and enter.nparams >= 2:
+                ename = enter.arg("name")
+                if ename and ename != b"(NULL)":
+                    path = ename
+                    flags = enter.arg("flags") or 0
+            sdir = t.get_cwd()
+        elif name_ == "creat":
+            path = evt.arg("name")
+            if enter is not None and enter.nparams >= 1:
+                ename = enter.arg("name")
+                if ename and ename != b"(NULL)":
+                    path = ename
+            sdir = t.get_cwd()
+        else:
+            src = evt
+            if name_ == "openat" and evt.arg("name") is None:
+                # old openat exit carries only the fd: everything comes from the enter event
+                if enter is None:
+                    return
+                src = enter
+            elif enter is not None and enter.nparams >= 3:
+                ename = enter.arg("name")
+                if ename and ename != b"(NULL)":
+                    src = enter
+            path = src.arg("name")
+            flags = src.arg("flags") or 0
+            dirfd = src.arg("dirfd")
+            sdir = self.dirfd_base(evt, t, _text(path), dirfd if isinstance(dirfd, int) else AT_FDCWD)
+        full, _ = concat_paths(sdir, _text(path))
+        if fd >= 0:
+            fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
+            fi.openflags = flags
+            dev = evt.arg("dev")
+            fi.dev = dev if isinstance(dev, int) else 0
+            ino = evt.arg("ino")
+            fi.ino = ino if isinstance(ino, int) else 0
+            evt.fdinfo = t.add_fd(fd, fi)
+
+    def dirfd_base(self, evt: Any, t: Thread, name: str, dirfd: int) -> str:
+        """The directory a *at() path is relative to (libsinsp ``parse_dirfd``)."""
+        if name.startswith("/"):
+            return "."
+        if dirfd == AT_FDCWD:
+            return t.get_cwd()
+        fi = t.get_fd(dirfd)
+        if fi is None:
+            return "<UNKNOWN>"
+        return fi.name if fi.name.endswith("/") else fi.name + "/"
+
+    def _clone_exit(self, evt: Any, t: Thread | None) -> None:
+        tid = evt.tid
+        childtid = evt.arg("res")
+        if not isinstance(childtid, int) or childtid < 0:
+            return
+        flags = evt.arg("flags") or 0
+        vtid, vpid = tid, -1
+        has_v = "vtid" in evt.info.param_index
+        if has_v:
+            v = evt.arg("vtid")
+            vtid = v if isinstance(v, int) else tid
+            v = evt.arg("vpid")
+            vpid = v if isinstance(v, int) else -1
+        in_container = bool(flags & CL_CHILD_IN_PIDNS) or tid != vtid
+        inverted = False
+        if childtid == 0:
+            if t is not None and t.clone_ts and evt.ts - t.clone_ts > CLONE_STALE_TIME_NS:
+                self.remove_thread(tid, True)
+                t = None
+                evt.thread = None
+            parenttid = evt.arg("pid") if flags & CL_CLONE_THREAD else evt.arg("ptid")
+            if t is None:
+                inverted = True
+                childtid = tid
+                tid = parenttid if isinstance(parenttid, int) else -1
+            else:
+                if in_container:
+                    t.vtid = vtid
+                    t.vpid = vpid
+                return
+        elif in_container:
+            return
+        ptinfo = self.threads.get(tid)
+        if ptinfo is None:
+            ptinfo = self._fake_thread(tid) if tid > 0 else None
+            if ptinfo is None:
+                return
+        valid_parent = not (ptinfo.comm == "<NA>" and ptinfo.uid == UID_NONE)
+        child = self.threads.get(childtid)
+        if child is not None:
+            if child.flags & CL_CLONE_INVERTED:
+                return
+            self.remove_thread(childtid, True)
+        c = Thread(self, childtid)
+        c.ptid = tid
+        exe = _text(evt.arg("exe"))
+        comm = _text(evt.arg("comm")) if "comm" in evt.info.param_index else exe
+        args = _split_nul(evt.arg("args"))
+        if valid_parent:
+            c.comm, c.exe, c.exepath = ptinfo.comm, ptinfo.exe, ptinfo.exepath
+            c.exe_writable = ptinfo.exe_writable
+            c.args = list(ptinfo.args)
+            c.root, c.sid, c.vpgid = ptinfo.root, ptinfo.sid, ptinfo.vpgid
+            c.tty, c.loginuid = ptinfo.tty, ptinfo.loginuid
+            c.cap_inheritable, c.cap_permitted = ptinfo.cap_inheritable, ptinfo.cap_permitted
+            c.cap_effective = ptinfo.cap_effective
+            if not flags & CL_CLONE_THREAD:
+                c.env = list(ptinfo.env)
+        else:
+            # the parent is itself a placeholder: take what the event says, for both
+            ptinfo.comm, ptinfo.exe, ptinfo.args = comm, exe, list(args)
+        pid = evt.arg("pid")
+        c.pid = pid if isinstance(pid, int) else childtid
+        c.flags = flags
+        if not flags & CL_CLONE_THREAD:
+            c.pid = childtid
+            src = ptinfo.fd_table() or {}
+            c.fds = {k: v.copy(k) for k, v in src.items()}
+            c.cwd = ptinfo.get_cwd()
+        if inverted:
+            c.flags |= CL_CLONE_INVERTED
+        c.exe = exe
+        c.comm = comm
+        c.args = args
+        fdlimit = evt.arg("fdlimit")
+        c.fdlimit = fdlimit if isinstance(fdlimit, int) else 0
+        for attr, pname in (("pfmajor", "pgft_maj"), ("pfminor", "pgft_min"), ("vmsize_kb", "vm_size"),
+                            ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
+            v = evt.arg(pname)
+            if isinstance(v, int):
+                setattr(c, attr, v)
+        uid = evt.arg("uid")
+        c.uid = uid if isinstance(uid, int) else UID_NONE
+        gid = evt.arg("gid")
+        c.gid = gid if isinstance(gid, int) else UID_NONE
+        if in_container:
+            c.vtid, c.vpid = vtid, vpid
+        else:
+            c.vtid, c.vpid = c.tid, c.pid
+        if has_v:
+            c.cgroups = parse_cgroups(_split_nul(evt.arg("cgroups")))
+            self._resolve_container(c)
+        elif valid_parent:
+            c.cgroups = list(ptinfo.cgroups)
+            c.container_id = ptinfo.container_id
+        c.clone_ts = evt.ts
+        self._add_thread(c)
+
+    def _execve_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        pidx = evt.info.param_index
+        t.exe = _text(evt.arg("exe"))
+        t.comm = _text(evt.arg("comm")) if "comm" in pidx else t.exe
+        t.args = _split_nul(evt.arg("args"))
+        pid = evt.arg("pid")
+        if isinstance(pid, int):
+            t.pid = pid
+        if t.ptid == -1:
+            ptid = evt.arg("ptid")
+            if isinstance(ptid, int):
+                t.ptid = ptid
+        fdlimit = evt.arg("fdlimit")
+        if isinstance(fdlimit, int):
+            t.fdlimit = fdlimit
+        for attr, pname in (("pfmajor", "pgft_maj"), ("pfminor", "pgft_min"), ("vmsize_kb", "vm_size"),
+                            ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
+            v = evt.arg(pname)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+        if "env" in pidx:
+            t.env = _split_nul(evt.arg("env"))
+        if "cgroups" in pidx:
+            t.cgroups = parse_cgroups(_split_nul(evt.arg("cgroups")))
+            self._resolve_container(t)
+        if "tty" in pidx:
+            tty = evt.arg("tty")
+            if isinstance(tty, int):
+                t.tty = tty
+        enter = self.enter_event(evt, t)
+        if enter is not None:
+            if evt.info.name == "execveat":
+                dirfd = enter.arg("dirfd")
+                path = _text(enter.arg("pathname"))
+                if path.startswith("<NA>"):
+                    t.exepath = "<NA>"
+                else:
+                    sdir = self.dirfd_base(evt, t, path, dirfd if isinstance(dirfd, int) else AT_FDCWD)
+                    eflags = enter.arg("flags") or 0
+                    if eflags & EXVAT_AT_EMPTY_PATH and not path:
+                        path = sdir
+                    t.exepath = concat_paths(sdir, path)[0]
+            elif "filename" in enter.info.param_index:
+                fn = _text(enter.arg("filename"))
+                if fn.startswith("<NA>"):
+                    t.exepath = "<NA>"
+                else:
+                    t.exepath = concat_paths(t.cwd, fn)[0]
+        if "pgid" in pidx:
+            v = evt.arg("pgid")
+            if isinstance(v, int):
+                t.vpgid = v
+        if evt.nparams > 18:
+            v = evt.arg("loginuid")
+            if isinstance(v, int):
+                t.loginuid = v & 0xFFFFFFFF
+        if evt.nparams > 19:
+            v = evt.arg("flags")
+            if isinstance(v, int):
+                t.exe_writable = bool(v & EXE_WRITABLE)
+        for attr in ("cap_inheritable", "cap_permitted", "cap_effective"):
+            v = evt.arg(attr)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+        keep = t.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_IS_MAIN_THREAD | CL_CLONE_INVERTED)
+        t.flags = CL_ACTIVE | keep
+
+    def _pipe_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        ino = evt.arg("ino")
+        for pname in ("fd1", "fd2"):
+            fd = evt.arg(pname)
+            if isinstance(fd, int):
+                fi = FdInfo(fd, FD.FIFO, "")
+                fi.ino = ino if isinstance(ino, int) else 0
+                evt.fdinfo = t.add_fd(fd, fi)
+
+    def _socket_exit(self, evt: Any, t: Thread) -> None:
+        fd = evt.arg("fd")
+        if not isinstance(fd, int) or fd < 0:
+            return
+        enter = self.enter_event(evt, t)
+        if enter is None:
+            return
+        domain = enter.arg("domain") or 0
+        typ = enter.arg("type") or 0
+        proto = enter.arg("proto") or 0
+        self.add_socket(evt, t, fd, domain, typ, proto)
+
+    def add_socket(self, evt: Any, t: Thread, fd: int, domain: int, typ: int, proto: int) -> None:
+        fi = FdInfo(fd, FD.UNKNOWN, "")
+        if domain == AF_UNIX:
+            fi.type = FD.UNIX_SOCK
+        elif domain in (AF_INET, AF_INET6):
+            fi.type = FD.IPV4_SOCK if domain == AF_INET else FD.IPV6_SOCK
+            l4 = L4_UNKNOWN
+            if proto == IPPROTO_TCP:
+                l4 = L4_RAW if typ == SOCK_RAW else L4_TCP
+            elif proto == IPPROTO_UDP:
+                l4 = L4_RAW if typ == SOCK_RAW else L4_UDP
+            elif proto == IPPROTO_IP:
+                if typ & 0xFF == SOCK_STREAM:
+                    l4 = L4_TCP
+                elif typ & 0xFF == SOCK_DGRAM:
+                    l4 = L4_UDP
+            elif proto == IPPROTO_ICMP:
+                l4 = L4_RAW if typ == SOCK_RAW else L4_ICMP
+            elif proto == IPPROTO_RAW:
+                l4 = L4_RAW
+            fi.l4proto = l4
+        elif domain == AF_NETLINK:
+            fi.type = FD.NETLINK
+        if fi.type == FD.UNKNOWN:
+            return
+        evt.fdinfo = t.add_fd(fd, fi)
+
+    def _socketpair_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        fd1, fd2 = evt.arg("fd1"), evt.arg("fd2")
+        src, peer = evt.arg("source"), evt.arg("peer")
+        if not isinstance(fd1, int) or not isinstance(fd2, int):
+            return
+        for i, fd in enumerate((fd1, fd2)):
+            fi = FdInfo(fd, FD.UNIX_SOCK, "")
+            fi.unix_source = src if isinstance(src, int) else 0
+            fi.unix_dest = peer if isinstance(peer, int) else 0
+            added = t.add_fd(fd, fi)
+            if i == 0:
+                evt.fdinfo = added
+
+    def _bind_exit(self, evt: Any, t: Thread) -> None:
+        fi = evt.fdinfo
+        if fi is None:
+            return
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        addr = evt.arg("addr")
+        if not addr:
+            return
+        fam = addr[0]
+        if fam == AF_INET and len(addr) >= 3:
+            if addr[2] > 0:
+                fi.type = FD.IPV4_SERVSOCK
+                fi.sip, fi.sport = bytes(addr[1]), addr[2]
+                fi.role = ROLE_SERVER
+        elif fam == AF_INET6 and len(addr) >= 3:
+            ip = bytes(addr[1])
+            if addr[2] > 0:
+                if _is_v4_mapped(ip):
+                    fi.type = FD.IPV4_SERVSOCK
+                    fi.sip = ip[12:]
+                else:
+                    fi.type = FD.IPV6_SERVSOCK
+                    fi.sip = ip
+                fi.sport = addr[2]
+                fi.role = ROLE_SERVER
+        fi.name = sockaddr_text(addr)
+
+    def _connect_enter(self, evt: Any, t: Thread) -> None:
+        fi = evt.fdinfo
+        if fi is None or evt.nparams < 2:
+            return
+        addr = evt.arg("addr")
+        if not addr:
+            return
+        fam = addr[0]
+        if fam == AF_INET and len(addr) >= 3:
+            fi.type = FD.IPV4_SOCK
+            fi.dip, fi.dport = bytes(addr[1]), addr[2]
+        elif fam == AF_INET6 and len(addr) >= 3:
+            ip = bytes(addr[1])
+            if _is_v4_mapped(ip):
+                fi.type = FD.IPV4_SOCK
+                fi.dip = ip[12:]
+            else:
+                fi.type = FD.IPV6_SOCK
+                fi.dip = ip
+            fi.dport = addr[2]
+        else:
+            fi.name = sockaddr_text(addr)
+            if fam == AF_UNIX:
+                fi.type = FD.UNIX_SOCK
+
+    def _connect_exit(self, evt: Any, t: Thread) -> None:
+        fi = evt.fdinfo
+        if fi is None:
+            return
+        res = evt.arg("res")
+        if not isinstance(res, int) or (res < 0 and res != -EINPROGRESS):
+            return
+        fi.connected = True
+        tup = evt.arg("tuple")
+        if not tup:
+            return
+        self._fill_client(fi, tup)
+
+    def _fill_client(self, fi: FdInfo, tup: Any) -> None:
+        fam = tup[0]
+        if fam in (AF_INET, AF_INET6) and len(tup) >= 5:
+            changed = self._set_tuple(fi, tup)
+            if changed and fi.role == ROLE_SERVER and fi.get_l4proto() == L4_UDP:
+                _swap(fi)
+            fi.name = fi.tuple_text()
+        else:
+            fi.name = socktuple_text(tup)
+            if fam == AF_UNIX and len(tup) >= 3:
+                fi.unix_source, fi.unix_dest = tup[1], tup[2]
+        if fi.role == ROLE_NONE:
+            fi.role = ROLE_CLIENT
+
+    def _set_tuple(self, fi: FdInfo, tup: Any) -> bool:
+        """Addresses of a socket from a SOCKTUPLE (libsinsp ``set_*_addresses_and_ports``)."""
+        fam, sip, sport, dip, dport = tup[0], bytes(tup[1]), tup[2], bytes(tup[3]), tup[4]
+        if fam == AF_INET6:
+            if _is_v4_mapped(sip) and _is_v4_mapped(dip):
+                fi.type = FD.IPV4_SOCK
+                sip, dip = sip[12:], dip[12:]
+            else:
+                fi.type = FD.IPV6_SOCK
+        else:
+            fi.type = FD.IPV4_SOCK
+        if fi.sip == sip and fi.sport == sport and fi.dip == dip and fi.dport == dport:
+            return False
+        if fi.sip == dip and fi.sport == dport and fi.dip == sip and fi.dport == sport:
+            return False
+        changed = False
+        if fi.sip != sip:
+            fi.sip, changed = sip, True
+        if fi.sport != sport:
+            fi.sport, changed = sport, True
+        if fi.dip is None or not any(fi.dip):
+            fi.dip, changed = dip, True
+        if not fi.dport:
+            fi.dport, changed = dport, True
+        return changed
+
+    def _accept_exit(self, evt: Any, t: Thread) -> None:
+        fd = evt.arg("fd")
+        if not isinstance(fd, int) or fd < 0:
+            return
+        t.lastevent_fd = fd
+        tup = evt.arg("tuple")
+        if not tup:
+            return
+        fam = tup[0]
+        fi = FdInfo(fd, FD.UNKNOWN, "")
+        if fam in (AF_INET, AF_INET6) and len(tup) >= 5:
+            self._set_tuple(fi, tup)
+            fi.l4proto = L4_TCP
+        elif fam == AF_UNIX:
+            fi.type = FD.UNIX_SOCK
+            if len(tup) >= 3:
+                fi.unix_source, fi.unix_dest = tup[1], tup[2]
+        else:
+            return
+        fi.name = socktuple_text(tup)
+        fi.role = ROLE_SERVER
+        fi.connected = True
+        evt.fdinfo = t.add_fd(fd, fi)
+
+    def _close_enter(self, evt: Any, t: Thread) -> None:
+        return None
+
+    def _close_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
+            self._remove_fds.append((t, t.lastevent_fd))
+
+    def _fcntl_exit(self, evt: Any, t: Thread) -> None:
+        enter = self.enter_event(evt, t)
+        if enter is None:
+            return
+        cmd = enter.arg("cmd")
+        if cmd not in (FCNTL_F_DUPFD, FCNTL_F_DUPFD_CLOEXEC):
+            return
+        res = evt.arg("res")
+        if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
+            evt.fdinfo = t.add_fd(res, evt.fdinfo.copy(res))
+
+    def _simple_fd_exit(self, typ: int) -> Handler:
+        def handler(evt: Any, t: Thread) -> None:
+            p = evt.params
+            fd = p[0] if p else None
+            if isinstance(fd, tuple):  # DYN (bpf): (index, value)
+                fd = fd[1] if fd and fd[0] == 0 else None
+            if isinstance(fd, int) and fd >= 0:
+                evt.fdinfo = t.add_fd(fd, FdInfo(fd, typ, ""))
+
+        return handler
+
+    def _memfd_exit(self, evt: Any, t: Thread) -> None:
+        fd = evt.arg("fd")
+        if isinstance(fd, int) and fd >= 0:
+            name = _text(evt.arg("name"))
+            evt.fdinfo = t.add_fd(fd, FdInfo(fd, FD.MEMFD, "memfd:" + name if name else ""))
+
+    def _chdir_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if isinstance(res, int) and res >= 0:
+            t.set_cwd(_text(evt.arg("path")))
+
+    def _fchdir_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
+            t.set_cwd(evt.fdinfo.name)
+
+    def _dup_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        if res == 0:
+            t.flags |= CL_PIPE_DST
+        elif res == 1:
+            t.flags |= CL_PIPE_SRC
+        if evt.fdinfo is None:
+            return
+        evt.fdinfo = t.add_fd(res, evt.fdinfo.copy(res))
+
+    def _set_ids(self, evt: Any, t: Thread, param: str, attr: str, check_none: bool) -> None:
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        enter = self.enter_event(evt, t)
+        if enter is None:
+            return
+        v = enter.arg(param)
+        if isinstance(v, int) and (not check_none or v < UID_NONE):
+            setattr(t, attr, v)
+
+    def _setuid_exit(self, evt: Any, t: Thread) -> None:
+        self._set_ids(evt, t, "uid", "uid", False)
+
+    def _setgid_exit(self, evt: Any, t: Thread) -> None:
+        self._set_ids(evt, t, "gid", "gid", False)
+
+    def _setresuid_exit(self, evt: Any, t: Thread) -> None:
+        self._set_ids(evt, t, "euid", "uid", True)
+
+    def _setresgid_exit(self, evt: Any, t: Thread) -> None:
+        self._set_ids(evt, t, "egid", "gid", True)
+
+    def _setsid_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if isinstance(res, int) and res >= 0:
+            t.sid = res
+
+    def _chroot_exit(self, evt: Any, t: Thread) -> None:
+        res = evt.arg("res")
+        if res == 0:
+            path = _text(evt.arg("path"))
+            t.root = concat_paths(t.get_cwd(), path)[0]
+
+    def _vm_exit(self, evt: Any, t: Thread) -> None:
+        for attr, pname in (("vmsize_kb", "vm_size"), ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
+            v = evt.arg(pname)
+            if isinstance(v, int):
+                setattr(t, attr, v)
+
+    def _rw_exit(self, evt: Any, t: Thread) -> None:
+        fi = evt.fdinfo
+        if fi is None:
+            return
+        res = evt.arg("res")
+        if not isinstance(res, int) or res < 0:
+            return
+        if fi.type in _INET_SOCKS:
+            fi.connected = True
+        name = evt.info.name
+        tcp = fi.type in _INET_SOCKS and fi.get_l4proto() == L4_TCP
+        if fi.name and tcp:
+            return
+        if name in ("recvfrom", "recvmsg"):
+            tup = evt.arg("tuple")
+            incoming = True
+        elif name in ("sendto", "sendmsg"):
+            enter = self.enter_event(evt, t)
+            if enter is None:
+                return
+            tup = enter.arg("tuple")
+            incoming = False
+        else:
+            return
+        if not tup:
+            return
+        fam = tup[0]
+        if fam in (AF_INET, AF_INET6) and len(tup) >= 5:
+            if fi.type == FD.IPV4_SERVSOCK:
+                pass
+            if not self._set_tuple(fi, tup):
+                return
+            if fi.l4proto == L4_UNKNOWN:
+                fi.l4proto = L4_UDP
+            if fi.role == ROLE_NONE:
+                fi.role = ROLE_SERVER if incoming else ROLE_CLIENT
+            if (incoming and fi.role == ROLE_CLIENT) or (not incoming and fi.role == ROLE_SERVER):
+                _swap(fi)
+            fi.name = fi.tuple_text()
+        elif fam == AF_UNIX:
+            fi.type = FD.UNIX_SOCK
+            if len(tup) >= 4:
+                fi.unix_source, fi.unix_dest = tup[1], tup[2]
+                fi.name = _text(tup[3])
+
+
+_MISSING: Any = object()
+
+
+def _swap(fi: FdInfo) -> None:
+    fi.sip, fi.dip = fi.dip, fi.sip
+    fi.sport, fi.dport = fi.dport, fi.sport
+
+
+def sockaddr_text(addr: Any) -> str:
+    """A SOCKADDR value as libsinsp prints it (``1.2.3.4:80``, a unix path, ``family N``)."""
+    if not addr:
+        return "NULL"
+    fam = addr[0]
+    if fam == AF_UNIX:
+        return _printable(_text(addr[1]) if len(addr) > 1 else "")
+    if fam == AF_INET and len(addr) >= 3:
+        return f"{ipv4_text(bytes(addr[1]))}:{addr[2]}"
+    if fam == AF_INET6 and len(addr) >= 3:
+        return f"{ipv6_text(bytes(addr[1]))}:{addr[2]}"
+    return f"family {fam}"
+
+
+def socktuple_text(tup: Any) -> str:
+    """A SOCKTUPLE value as libsinsp prints it."""
+    if not tup:
+        return "NULL"
+    fam = tup[0]
+    if fam == AF_INET and len(tup) >= 5:
+        return f"{ipv4_text(bytes(tup[1]))}:{tup[2]}->{ipv4_text(bytes(tup[3]))}:{tup[4]}"
+    if fam == AF_INET6 and len(tup) >= 5:
+        sip, dip = bytes(tup[1]), bytes(tup[3])
+        if _is_v4_mapped(sip) and _is_v4_mapped(dip):
+            return f"{ipv4_text(sip[12:])}:{tup[2]}->{ipv4_text(dip[12:])}:{tup[4]}"
+        return f"{ipv6_text(sip)}:{tup[2]}->{ipv6_text(dip)}:{tup[4]}"
+    if fam == AF_UNIX and len(tup) >= 4:
+        return f"{tup[1]:x}->{tup[2]:x} {_printable(_text(tup[3]))}"
+    return f"family {fam}"
+
+
+def _printable(s: str) -> str:
+    """libsinsp ``sanitize_string``: drop every character that is not printable ASCII."""
+    if s.isascii() and s.isprintable():
+        return s
+    return "".join(c for c in s if " " <= c <= "~")
+
+
+def split_image(image: str) -> tuple[str, str, str]:
+    """``repo[:tag][@digest]`` → (repo, tag, digest), as libsinsp splits image names."""
+    digest = ""
+    if "@" in image:
+        image, digest = image.split("@", 1)
+    tag = ""
+    slash = image.rfind("/")
+    colon = image.rfind(":")
+    if colon > slash:
+        image, tag = image[:colon], image[colon + 1 :]
+    return image, tag, digest
