@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 
+from rae.defaults import rules_dir
 from rae.errors import RaeError
 from rae.priority import Priority
 
@@ -72,11 +73,8 @@ _REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def builtin_rules_dir() -> Path:
-    """The directory of rae's own rules files: packaged ``rae/default_rules`` or the repo's ``rules/``."""
-    packaged = Path(__file__).resolve().parent / "default_rules"
-    if packaged.is_dir() and any(packaged.glob("*.y*ml")):
-        return packaged
-    return _REPO_ROOT / "rules"
+    """The directory of rae's own rules files (:func:`rae.defaults.rules_dir`)."""
+    return rules_dir()
 
 
 def default_config_path() -> Path | None:

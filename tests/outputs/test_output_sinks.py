@@ -230,3 +230,53 @@ def test_program_output_failing_program_is_counted(tmp_path: Path, config_factor
     c = om.counters
     assert c.delivered["program"] + c.errors["program"] == 50
     assert c.delivered["file"] == 50
+
+
+# ------------------------------------------------------------------ syslog_output into a real rsyslogd
+
+
+@pytest.fixture
+def rsyslogd(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An unprivileged rsyslogd reading a unix socket (what /dev/log is) and writing each message to a file."""
+    import shutil
+
+    exe = shutil.which("rsyslogd") or ("/usr/sbin/rsyslogd" if Path("/usr/sbin/rsyslogd").exists() else None)
+    if exe is None:
+        pytest.skip("rsyslogd is not installed (tools/apt-packages.txt lists rsyslog)")
+    work = tmp_path / "rsyslog"
+    work.mkdir()
+    sock, out = work / "log.sock", work / "messages.log"
+    conf = work / "rsyslog.conf"
+    conf.write_text(
+        f'global(workDirectory="{work}")\n'
+        'module(load="imuxsock" SysSock.Use="off")\n'
+        f'input(type="imuxsock" Socket="{sock}")\n'
+        'template(name="t" type="string" string="%syslogfacility%|%syslogseverity%|%programname%|%msg%\\n")\n'
+        f'*.* action(type="omfile" file="{out}" template="t")\n'
+    )
+    proc = subprocess.Popen([exe, "-n", "-f", str(conf), "-i", str(work / "pid")],
+                            stdout=subprocess.DEVNULL, stderr=open(work / "stderr", "wb"))  # noqa: SIM115
+    try:
+        wait_for(lambda: sock.exists() or proc.poll() is not None, "rsyslogd's socket")
+        if proc.poll() is not None:
+            raise AssertionError(f"rsyslogd exited: {(work / 'stderr').read_text()}")
+        yield str(sock), out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_syslog_output_into_rsyslogd(rsyslogd: tuple[str, Path], config_factory: Callable[..., Config]) -> None:
+    sock, out = rsyslogd
+    cfg = config_factory("syslog_output.enabled=true", f"syslog_output.address={sock}")
+    prios = [Priority.CRITICAL, Priority.NOTICE]
+    om = run(cfg, [make_alert(i, priority=p) for i, p in enumerate(prios)])
+    assert om.counters.delivered == {"syslog": 2}
+    wait_for(lambda: out.exists() and out.read_text().count("\n") >= 2, "rsyslogd's file")
+    lines = out.read_text().splitlines()
+    # rsyslog keeps the space after "rae[pid]:" in %msg%
+    assert lines == [f"1|{int(p)}|rae| {make_alert(i, priority=p).text_line()}" for i, p in enumerate(prios)]
