@@ -132,7 +132,7 @@ class OutputRunner:
         metrics.declare_output(self.name, self.capacity)
 
     def offer(self, event: SidekickEvent) -> bool:
-        if len(self.buffer) >= self.capacity:
+        if len(self.buffer) + self._in_flight >= self.capacity:
             self.metrics.dropped.labels(self.name, "overflow").inc()
             now = time.monotonic()
             if now - self._last_overflow_log >= 5.0:  # a log line, not a flood

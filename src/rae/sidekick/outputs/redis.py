@@ -32,6 +32,8 @@ class RedisOutput(Output):
 
     async def start(self) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
         host, _, port = str(self.cfg["address"]).rpartition(":")
         kwargs: dict[str, Any] = {}
@@ -48,6 +50,7 @@ class RedisOutput(Output):
             socket_connect_timeout=5,
             socket_timeout=5,
             retry_on_timeout=False,
+            retry=Retry(NoBackoff(), 0),  # the dispatcher's buffer retries, with its own back-off
             **kwargs,
         )
 
