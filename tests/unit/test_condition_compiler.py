@@ -48,7 +48,8 @@ def _catalog() -> FieldCatalog:
 
         return factory
 
-    for f in ("evt.type", "t.name", "t.path", "t.num", "t.flag", "t.ip", "t.net", "t.buf", "t.list", "t.env", "t.label"):
+    names = ("evt.type", "t.name", "t.path", "t.num", "t.flag", "t.ip", "t.net", "t.buf", "t.list", "t.env", "t.label")
+    for f in names:
         cat.bind(f, attr(f.split(".", 1)[1] if f != "evt.type" else "evtype"))
     cat.bind("proc.aname", attr("anc"))
     return cat
@@ -166,7 +167,7 @@ def test_keys_and_dotted_args() -> None:
 
 
 def test_unknown_field_errors() -> None:
-    with pytest.raises(CompileError, match="nonexistent field t.nope"):
+    with pytest.raises(CompileError, match=r"nonexistent field t\.nope"):
         compile_condition(parse_condition("t.nope = 1"), CAT)
     with pytest.raises(CompileError, match="requires an argument"):
         compile_condition(parse_condition("t.env = 1"), CAT)
