@@ -1,0 +1,100 @@
+"""The probe's user-space side without a kernel: layouts against the event table, selection, errors."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from rae.syscall import ebpf, event_table
+from rae.syscall.probe import layout
+from rae.syscall.procscan import open_flags_to_scap, scan_proc
+
+
+@pytest.mark.parametrize("name", sorted(layout.CUSTOM_LAYOUTS))
+def test_layout_matches_the_event_table(name: str) -> None:
+    ecode, xcode, ein, xin, _ = layout.CUSTOM_LAYOUTS[name]
+    enter, exit_ = event_table.event_info(ecode), event_table.event_info(xcode)
+    assert enter is not None and exit_ is not None
+    assert enter.dir == ">" and exit_.dir == "<"
+    assert enter.name == exit_.name
+    assert layout.nparams(ein) == len(enter.params)
+    assert layout.nparams(xin) == len(exit_.params)
+
+
+def test_specs_pack_to_the_probe_struct_size() -> None:
+    specs = layout.build_specs({"openat", "memfd_create", "procexit"})
+    assert all(len(v) == layout.SPEC_SIZE == 76 for v in specs.values())
+    nr = layout.NATIVE_SYSCALLS["memfd_create"]
+    etype, xtype = struct.unpack_from("<HH", specs[nr])
+    assert (etype, xtype) == (0, 1)  # generic events: no dedicated layout in libs 0.9.0
+    assert layout.SPEC_PROCEXIT in specs
+
+
+def test_selection_follows_falco_base_syscalls() -> None:
+    default = layout.select_syscalls({"openat"})
+    assert {"openat", "execve", "clone", "close", "procexit"} <= default
+    assert "read" not in default
+    # accept is the event type of both accept and accept4
+    assert {"accept", "accept4"} <= layout.select_syscalls({"accept"}, custom_set=["execve"])
+    custom = layout.select_syscalls({"openat"}, custom_set=["execve", "!openat"])
+    assert custom == {"execve"}
+    repair = layout.select_syscalls({"openat"}, repair=True)
+    assert {"openat", "close", "execve", "procexit"} <= repair and "socket" not in repair
+    assert layout.select_syscalls(set(), all_syscalls=True) >= set(layout.NATIVE_SYSCALLS)
+
+
+def test_open_flags_convert_to_scap_values() -> None:
+    ppm = dict(event_table.FLAG_TABLES["file_flags"])
+    assert open_flags_to_scap(0) == ppm["O_RDONLY"]
+    assert open_flags_to_scap(0o1 | 0o100 | 0o1000) == ppm["O_WRONLY"] | ppm["O_CREAT"] | ppm["O_TRUNC"]
+    assert open_flags_to_scap(0o2 | 0o2000000) == ppm["O_RDWR"] | ppm["O_CLOEXEC"]
+
+
+def test_flag_tables_map_clone_thread() -> None:
+    blob = layout.flag_table_blobs()[layout.FT_CLONE]
+    words = struct.unpack("<64I", blob)
+    assert words[16] == dict(event_table.FLAG_TABLES["clone_flags"])["CLONE_THREAD"]  # native 0x10000
+
+
+def test_environment_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    obj = tmp_path / "probe.bpf.o"
+    obj.write_bytes(b"")
+    full = (1 << 21) | (1 << 38) | (1 << 39)
+    monkeypatch.setattr(ebpf, "_cap_eff", lambda: 0)
+    monkeypatch.setattr(ebpf.os, "geteuid", lambda: 1000)
+    with pytest.raises(ebpf.ProbeError, match="needs root"):
+        ebpf.check_environment(obj)
+    monkeypatch.setattr(ebpf.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(ebpf, "_cap_eff", lambda: 1 << 38)
+    with pytest.raises(ebpf.ProbeError, match="CAP_BPF"):
+        ebpf.check_environment(obj)
+    monkeypatch.setattr(ebpf, "_cap_eff", lambda: full)
+    monkeypatch.setattr(ebpf.platform, "release", lambda: "5.4.0-generic")
+    with pytest.raises(ebpf.ProbeError, match=r">= 5\.8"):
+        ebpf.check_environment(obj)
+    monkeypatch.setattr(ebpf.platform, "release", lambda: "6.1.0")
+    monkeypatch.setattr(ebpf, "BTF_PATH", str(tmp_path / "no-btf"))
+    with pytest.raises(ebpf.ProbeError, match="BTF"):
+        ebpf.check_environment(obj)
+    monkeypatch.setattr(ebpf, "BTF_PATH", str(obj))
+    with pytest.raises(ebpf.ProbeError, match="make probe"):
+        ebpf.check_environment(tmp_path / "missing.o")
+    ebpf.check_environment(obj)
+
+
+def test_proc_scan_sees_this_process_with_its_fds() -> None:
+    import os
+
+    snap = scan_proc()
+    me = [t for t in snap.threads if t.tid == os.getpid()]
+    assert len(me) == 1 and me[0].pid == os.getpid() and me[0].comm
+    assert me[0].cwd == os.getcwd()
+    assert any(c.startswith(("=", "memory=", "cpu=")) for c in me[0].cgroups or [])
+    with open(__file__) as f:
+        snap = scan_proc()
+        names = {r.fd: r.name for r in snap.fds[os.getpid()]}
+        assert names.get(f.fileno()) == os.path.realpath(__file__)
+    assert any(u.uid == 0 and u.name == "root" for u in snap.users)
+    assert snap.machine is not None and snap.machine.num_cpus >= 1
