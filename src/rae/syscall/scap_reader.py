@@ -254,6 +254,11 @@ class ScapReader:
         btype, blen = _BH.unpack_from(self._buf, self._pos)
         if btype != SHB_BLOCK:
             raise CaptureError(f"{self.name}: not a scap capture (no section header block)")
+        if self._fill(12):
+            (magic,) = _U32.unpack_from(self._buf, self._pos + 8)
+            if magic != SHB_MAGIC:
+                raise self._err(self._base + self._pos + 8, f"bad section magic 0x{magic:08x} "
+                                "(byte-swapped or not a scap capture)")
         body = self._block(btype, blen)
         if len(body) < _SHB.size:
             raise self._err(self._base + self._pos, "section header block too short")
