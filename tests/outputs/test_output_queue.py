@@ -196,3 +196,25 @@ def test_build_sinks_from_config(tmp_path: Path, config_factory: Callable[..., C
                          "program_output.program=cat >/dev/null", "http_output.enabled=true",
                          "http_output.url=http://127.0.0.1:2801/", "syslog_output.enabled=true")
     assert [s.name for s in build_sinks(cfg)] == ["file", "stdout", "syslog", "program", "http"]
+
+
+def test_concurrent_submitters_are_counted_exactly(config_factory: Callable[..., Config]) -> None:
+    sink = ListSink()
+    om = OutputManager(config_factory("outputs_queue.capacity=50"), sinks=[sink])
+    barrier = threading.Barrier(4)
+
+    def flood() -> None:
+        barrier.wait()
+        for i in range(500):
+            om.submit(make_alert(i))
+
+    threads = [threading.Thread(target=flood) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    om.close(timeout=30)
+    c = om.counters
+    assert c.submitted == 2000
+    assert c.queued + c.dropped_queue_full == 2000
+    assert len(sink.messages) == c.queued == c.delivered["list"]

@@ -144,29 +144,35 @@ class OutputManager:
         self._reopen = threading.Event()
         self._closed = False
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name="rae-outputs", daemon=True)
         self._worker.start()
 
     # ---------------------------------------------------------------- engine side
 
     def submit(self, alert: Alert) -> bool:
-        """Queue ``alert`` for every output; never blocks. False if it was rate-limited or dropped."""
+        """Queue ``alert`` for every output; never blocks. False if it was rate-limited or dropped.
+
+        Thread-safe (the syscall loop and the audit webhook may both submit); the lock is held
+        only for counter updates and a non-blocking put.
+        """
         c = self.counters
-        c.submitted += 1
-        if self._closed:
-            c.dropped_closed += 1
-            return False
-        if self._rate > 0 and not self._claim(alert.source):
-            return False
-        try:
-            self._queue.put_nowait(alert)
-        except queue.Full:
-            c.dropped_queue_full += 1
-            self.metrics.queue_drops.inc()
-            self._drop_log.hit(capacity=self.capacity)
-            return False
-        c.queued += 1
-        return True
+        with self._submit_lock:
+            c.submitted += 1
+            if self._closed:
+                c.dropped_closed += 1
+                return False
+            if self._rate > 0 and not self._claim(alert.source):
+                return False
+            try:
+                self._queue.put_nowait(alert)
+            except queue.Full:
+                c.dropped_queue_full += 1
+                self.metrics.queue_drops.inc()
+                self._drop_log.hit(capacity=self.capacity)
+                return False
+            c.queued += 1
+            return True
 
     def _claim(self, source: str) -> bool:
         bucket = self._buckets.get(source)
@@ -211,16 +217,15 @@ class OutputManager:
             item = self._queue.get()
             if item is _STOP:
                 return
-            assert isinstance(item, Alert)
             self.metrics.queue_length.set(self._queue.qsize())
             if self._reopen.is_set():
                 self._reopen.clear()
                 for s in self.sinks:
                     self._safe(s, "reopen", s.reopen)
             try:
-                message = self.format.render(item)
+                message = self.format.render(item)  # type: ignore[arg-type]
             except Exception as exc:  # a broken alert must not kill the worker
-                log.error("cannot render alert of rule %r: %s", item.rule, exc)
+                log.error("cannot render alert of rule %r: %s", getattr(item, "rule", "?"), exc)
                 self.counters.processed += 1
                 continue
             for s in self.sinks:
@@ -255,7 +260,8 @@ class OutputManager:
         with self._lock:
             if self._closed:
                 return self.counters.undelivered_at_close
-            self._closed = True
+            with self._submit_lock:
+                self._closed = True
         deadline = time.monotonic() + timeout
         while True:
             try:
