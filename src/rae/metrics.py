@@ -66,6 +66,17 @@ def _tag_label(tag: str) -> str:
     return "tag_" + _LABEL_BAD.sub("_", tag)
 
 
+def _sums(paths: Iterable[str]) -> dict[str, str]:
+    """sha256 of each readable file (a file removed during a reload is simply left out)."""
+    out = {}
+    for p in paths:
+        try:
+            out[p] = sha256_file(p)
+        except OSError:
+            continue
+    return out
+
+
 def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -88,7 +99,8 @@ class _EngineCollector(Collector):
                     _file_labels(o.config_files_sha256))
         g = GaugeMetricFamily("rae_ruleset_checksum_info",
                               "sha256 over the loaded rules files, in load order", labels=["sha256"])
-        g.add_metric([o.ruleset_checksum], 1)
+        if o.ruleset_checksum:
+            g.add_metric([o.ruleset_checksum], 1)
         yield g
         yield GaugeMetricFamily("falcosecurity_falco_start_timestamp_nanoseconds", "engine start time",
                                 value=o.start_ns)
@@ -200,8 +212,8 @@ class EngineMetrics:
 
     def set_loaded_files(self, rules_files: Iterable[str], config_files: Iterable[str] = ()) -> None:
         """Record the checksums of the files of the ruleset now in force (call after each (re)load)."""
-        rules = {p: sha256_file(p) for p in rules_files}
-        configs = {p: sha256_file(p) for p in config_files}
+        rules = _sums(rules_files)
+        configs = _sums(config_files)
         total = hashlib.sha256()
         for p, s in rules.items():
             total.update(f"{p}\0{s}\n".encode())
