@@ -256,6 +256,7 @@ class FdRecord:
     dip: bytes | None = None
     sport: int | None = None
     dport: int | None = None
+    #: SCAP_L4_*: 0 unknown, 1 n/a, 2 TCP, 3 UDP, 4 ICMP, 5 raw
     l4proto: int | None = None
     #: unix sockets: kernel socket addresses of both ends
     source: int | None = None
