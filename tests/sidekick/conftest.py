@@ -6,7 +6,6 @@ Every server binds 127.0.0.1 on a free port and is stopped in a ``finally``.
 from __future__ import annotations
 
 import contextlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import os
 import signal
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +244,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            do_POST = do_PUT = do_GET = _handle  # noqa: N815
+            do_POST = do_PUT = do_GET = _handle
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]

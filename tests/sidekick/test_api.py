@@ -206,7 +206,7 @@ def test_webhook_output_over_mutual_tls(sidekick_factory, pki, tmp_path: Path) -
         def log_message(self, *a: object) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             peer = self.connection.getpeercert()
             got.append((body, dict(x[0] for x in peer["subject"]).get("commonName") if peer else None))

@@ -80,7 +80,7 @@ def test_webhook(env) -> None:
                            "hostname"]
     assert first["output_fields"]["proc.aname_2"] == "sshd"  # bracketreplacer
     assert "proc.aname[2]" not in first["output_fields"]
-    assert b"\\u003cshadow\\u003e" in [r for r in reqs if b"Write below" in r.body][0].body  # Go's HTML escaping
+    assert b"\\u003cshadow\\u003e" in next(r for r in reqs if b"Write below" in r.body).body  # Go's HTML escaping
 
 
 def test_file(env) -> None:
@@ -139,7 +139,7 @@ def test_googlechat(env) -> None:
 
 def test_loki(env) -> None:
     reqs = _two(env, "/loki/api/v1/push")
-    r = [x for x in reqs if b"Terminal shell" in x.body][0]
+    r = next(x for x in reqs if b"Terminal shell" in x.body)
     assert r.headers["x-scope-orgid"] == "t1"
     assert r.headers["authorization"] == "Basic " + base64.b64encode(b"u:p").decode()
     stream = r.json()["streams"][0]

@@ -43,7 +43,7 @@ def test_prometheus_scrapes_and_alerts(sidekick_factory, tmp_path) -> None:
         assert [r["metric"]["k8s_ns_name"] for r in by_pod] == ["prod"]
 
         def firing() -> list[dict]:
-            status, body, _ = http("GET", f"http://127.0.0.1:{prom.port}/api/v1/alerts")
+            _, body, _ = http("GET", f"http://127.0.0.1:{prom.port}/api/v1/alerts")
             return [a for a in json.loads(body)["data"]["alerts"] if a["state"] == "firing"]
 
         alerts = wait_for(firing, 60, "CriticalFalcoEvent firing")

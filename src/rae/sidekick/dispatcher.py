@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import fnmatch
 import logging
 import time
@@ -156,10 +157,8 @@ class OutputRunner:
 
     async def stop(self, drain_timeout: float) -> None:
         if self.buffer or self._in_flight:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), drain_timeout)
-            except TimeoutError:
-                pass
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

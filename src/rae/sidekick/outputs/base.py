@@ -77,10 +77,10 @@ class Output(abc.ABC):
     async def send(self, payload: Any) -> None:
         """Deliver one payload; raise OutputError on failure."""
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 (optional hook)
         """Open clients. Failure to reach a server here is not fatal: send() retries."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 (optional hook)
         """Release clients."""
 
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, ClassVar
 
 from rae.sidekick.event import SidekickEvent
@@ -80,7 +81,5 @@ class KafkaOutput(Output):
     async def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await producer.stop()
-            except Exception:
-                pass

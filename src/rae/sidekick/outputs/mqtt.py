@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -72,7 +73,5 @@ class MQTTOutput(Output):
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 await client.__aexit__(None, None, None)
-            except Exception:
-                pass

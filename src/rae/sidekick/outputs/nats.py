@@ -8,6 +8,7 @@ it. Each publish is confirmed with a flush (a PING/PONG round trip), so a messag
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, ClassVar
 
@@ -56,7 +57,5 @@ class NatsOutput(Output):
     async def close(self) -> None:
         nc, self._nc = self._nc, None
         if nc is not None and not nc.is_closed:
-            try:
+            with contextlib.suppress(Exception):
                 await nc.close()
-            except Exception:
-                pass
