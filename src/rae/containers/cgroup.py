@@ -70,6 +70,8 @@ def _match_one(path: str, prefix: str, suffix: str) -> str | None:
 
 def match_cgroup_path(path: str) -> CgroupMatch | None:
     """The container a single cgroup path belongs to, or None."""
+    if len(path) < _ID_LEN + 1:
+        return None
     for prefix, suffix, kind in _LAYOUTS:
         cid = _match_one(path, prefix, suffix)
         if cid is not None:

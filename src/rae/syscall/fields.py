@@ -764,6 +764,21 @@ def _duration(evt: Any) -> int | None:
     return evt.ts - t.clone_ts
 
 
+def _ctime_since_start(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None or not t.exe_ino_ctime or not t.clone_ts:
+        return None
+    return t.clone_ts - t.exe_ino_ctime if t.clone_ts > t.exe_ino_ctime else 0
+
+
+def _ctime_since_pidns(evt: Any) -> int | None:
+    t = evt.thread
+    if t is None or not t.exe_ino_ctime or not t.pidns_init_start_ts:
+        return None
+    d = t.exe_ino_ctime - t.pidns_init_start_ts
+    return d if d > 0 else 0
+
+
 def _loginshellid(evt: Any) -> int | None:
     m = _main(evt)
     if m is None:
@@ -1485,6 +1500,18 @@ def bind(cat: FieldCatalog) -> None:
     c("proc.pid.ts", lambda e: None if e.thread is None or not e.thread.clone_ts else e.thread.clone_ts)
     c("proc.ppid.ts", _pattr(lambda p: p.clone_ts or None))
     c("proc.is_exe_writable", lambda e: None if e.thread is None else e.thread.exe_writable, _render_bool)
+    c("proc.exe_ino", lambda e: None if e.thread is None or not e.thread.exe_ino else e.thread.exe_ino)
+    c("proc.exe_ino.ctime", lambda e: None if e.thread is None or not e.thread.exe_ino_ctime
+      else e.thread.exe_ino_ctime)
+    c("proc.exe_ino.mtime", lambda e: None if e.thread is None or not e.thread.exe_ino_mtime
+      else e.thread.exe_ino_mtime)
+    c("proc.exe_ino.ctime_duration_proc_start", _ctime_since_start)
+    c("proc.exe_ino.ctime_duration_pidns_start", _ctime_since_pidns)
+    c("proc.pidns_init_start_ts", lambda e: None if e.thread is None or not e.thread.pidns_init_start_ts
+      else e.thread.pidns_init_start_ts)
+    c("proc.is_exe_from_memfd", lambda e: None if e.thread is None else e.thread.exe_from_memfd, _render_bool)
+    c("proc.is_exe_upper_layer", lambda e: None if e.thread is None else e.thread.exe_upper_layer, _render_bool)
+    c("proc.is_exe_lower_layer", lambda e: None if e.thread is None else e.thread.exe_lower_layer, _render_bool)
     c("proc.fdopencount", _fdopencount)
     c("proc.fdlimit", lambda e: None if e.thread is None else (e.thread.main() or e.thread).fdlimit)
     c("proc.fdusage", _fdusage)
@@ -1588,6 +1615,10 @@ def bind(cat: FieldCatalog) -> None:
     c("container.ip", _container_str("ip", None))
     c("container.privileged", _container_privileged, _render_bool)
     c("container.mounts", _mounts)
+    c("container.start_ts", lambda e: None if (x := _container(e)) is None or not x.created_time
+      else x.created_time)
+    c("container.duration", lambda e: None if (x := _container(e)) is None or not x.created_time
+      else e.ts - x.created_time)
     b("container.mount", _mount_factory("mount"))
     b("container.mount.source", _mount_factory("source"))
     b("container.mount.dest", _mount_factory("dest"))

@@ -346,6 +346,12 @@ class Thread:
         "enter_ts",
         "env",
         "exe",
+        "exe_from_memfd",
+        "exe_ino",
+        "exe_ino_ctime",
+        "exe_ino_mtime",
+        "exe_lower_layer",
+        "exe_upper_layer",
         "exe_writable",
         "exepath",
         "fdlimit",
@@ -361,6 +367,7 @@ class Thread:
         "pfmajor",
         "pfminor",
         "pid",
+        "pidns_init_start_ts",
         "ptid",
         "root",
         "sid",
@@ -387,6 +394,13 @@ class Thread:
         self.exe = ""
         self.exepath = ""
         self.exe_writable = False
+        self.exe_ino = 0
+        self.exe_ino_ctime = 0
+        self.exe_ino_mtime = 0
+        self.exe_from_memfd = False
+        self.exe_upper_layer = False
+        self.exe_lower_layer = False
+        self.pidns_init_start_ts = 0
         self.args: list[str] = []
         self.env: list[str] = []
         self.cwd = ""
@@ -503,8 +517,22 @@ class Thread:
 class Container:
     """Container metadata (from container JSON events of the capture, or a placeholder)."""
 
-    __slots__ = ("full_id", "id", "image", "imagedigest", "imageid", "imagerepo", "imagetag", "ip",
-                 "labels", "mounts", "name", "privileged", "type")
+    __slots__ = (
+        "created_time",
+        "full_id",
+        "id",
+        "image",
+        "imagedigest",
+        "imageid",
+        "imagerepo",
+        "imagetag",
+        "ip",
+        "labels",
+        "mounts",
+        "name",
+        "privileged",
+        "type",
+    )
 
     def __init__(self, cid: str, type_: str = "docker") -> None:
         self.id = cid
@@ -520,6 +548,8 @@ class Container:
         self.privileged: bool | None = None
         self.labels: dict[str, str] = {}
         self.mounts: list[dict[str, Any]] = []
+        #: creation time, ns since the epoch (0 when unknown)
+        self.created_time = 0
 
 
 #: container JSON "type" numbers (sinsp_container_type)
@@ -529,6 +559,9 @@ _CT_TYPES = {0: "docker", 1: "lxc", 2: "libvirt-lxc", 3: "mesos", 4: "rkt", 5: "
 
 # --- the engine --------------------------------------------------------------------------------------
 
+#: executable facts a child inherits and a newer execve exit reports (by parameter name)
+_EXE_ATTRS = ("exe_ino", "exe_ino_ctime", "exe_ino_mtime", "exe_from_memfd", "exe_upper_layer",
+              "exe_lower_layer", "pidns_init_start_ts")
 _CLONE_NAMES = frozenset(("clone", "fork", "vfork", "clone3"))
 #: enter events whose parameters an exit handler (or an fd field) needs
 _STORE_ENTER = frozenset((
@@ -630,6 +663,13 @@ class State:
         t.exe = rec.exe
         t.exepath = rec.exepath or ""
         t.exe_writable = bool(rec.exe_writable)
+        t.exe_ino = rec.exe_ino or 0
+        t.exe_ino_ctime = rec.exe_ino_ctime or 0
+        t.exe_ino_mtime = rec.exe_ino_mtime or 0
+        t.exe_from_memfd = bool(rec.exe_from_memfd)
+        t.exe_upper_layer = bool(rec.exe_upper_layer)
+        t.exe_lower_layer = bool(rec.exe_lower_layer)
+        t.pidns_init_start_ts = rec.pidns_init_start_ts or 0
         t.args = list(rec.args)
         t.flags = (rec.flags or 0) | CL_ACTIVE
         if t.is_main():
@@ -780,6 +820,9 @@ class State:
             v = c.get(key)
             if isinstance(v, str):
                 setattr(info, attr, v)
+        ct = c.get("created_time")
+        if isinstance(ct, int) and ct > 0:
+            info.created_time = ct * 1_000_000_000 if ct < 10**12 else ct
         if isinstance(c.get("privileged"), bool):
             info.privileged = c["privileged"]
         labels = c.get("labels") or c.get("Labels")
@@ -1023,6 +1066,8 @@ class State:
             c.tty, c.loginuid = ptinfo.tty, ptinfo.loginuid
             c.cap_inheritable, c.cap_permitted = ptinfo.cap_inheritable, ptinfo.cap_permitted
             c.cap_effective = ptinfo.cap_effective
+            for attr in _EXE_ATTRS:
+                setattr(c, attr, getattr(ptinfo, attr))
             if not flags & CL_CLONE_THREAD:
                 c.env = list(ptinfo.env)
         else:
@@ -1128,10 +1173,12 @@ class State:
             v = evt.arg("flags")
             if isinstance(v, int):
                 t.exe_writable = bool(v & EXE_WRITABLE)
-        for attr in ("cap_inheritable", "cap_permitted", "cap_effective"):
-            v = evt.arg(attr)
-            if isinstance(v, int):
-                setattr(t, attr, v)
+        for attr in ("cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime",
+                     "exe_ino_mtime", "pidns_init_start_ts"):
+            if attr in pidx:
+                v = evt.arg(attr)
+                if isinstance(v, int):
+                    setattr(t, attr, v)
         keep = t.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_IS_MAIN_THREAD | CL_CLONE_INVERTED)
         t.flags = CL_ACTIVE | keep
 
