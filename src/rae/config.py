@@ -671,8 +671,11 @@ class _Reader:
     def value(self, key: str) -> Any:
         node: Any = self.tree
         dflt: Any = DEFAULTS
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if node is not None and not isinstance(node, Mapping):
+                raise self.fail(".".join(parts[:i]), "a mapping", node)
+            node = node.get(part) if node is not None else None
             dflt = dflt.get(part) if isinstance(dflt, Mapping) else None
         return dflt if node is None else node
 

@@ -321,6 +321,8 @@ def test_override_errors(option: str, message: str) -> None:
         ("load_plugins: [k8saudit]\n", "cannot load plugin 'k8saudit': no entry for it in plugins"),
         ("plugins: [{library_path: x}]\n", r"plugins\[0\].name: expected a string, got null"),
         ("- a\n- b\n", "a config file must be a YAML mapping, not a list"),
+        ("webserver: true\n", "webserver: expected a mapping, got True"),
+        ("engine: {replay: x}\n", "engine.replay: expected a mapping, got 'x'"),
         ("a: [\n", "invalid YAML: line 2"),
     ],
 )
