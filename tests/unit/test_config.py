@@ -379,3 +379,13 @@ def test_resolve_rules_paths(tmp_path: Path) -> None:
     f.write_text("[]\n")
     got = resolve_rules_paths([str(f), str(d), "/missing.yaml"])
     assert got == [str(f), str(d / "a.yml"), str(d / "b.yaml")]
+
+
+def test_config_files_from_the_command_line(tmp_path: Path) -> None:
+    frag = write(tmp_path, "frag.yaml", "json_output: true\nrules_files: [/frag.yaml]\n")
+    main = write(tmp_path, "main.yaml", "rules_files: [/main.yaml]\njson_output: false\n")
+    # `-o config_files=FILE` is merged before the other -o options, as Falco does
+    cfg = load_config(main, ["json_output=false", f"config_files={frag}"])
+    assert cfg.rules_files == ("/main.yaml", "/frag.yaml")
+    assert cfg.json_output is False
+    assert cfg.loaded_files == (main, frag)
