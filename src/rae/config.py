@@ -67,7 +67,10 @@ __all__ = [
 DEFAULT_OUTPUTS_QUEUE_BOUND = 65536
 
 #: Plugins whose fields rae provides natively; a config may name them (they are not loaded).
-SUPPORTED_PLUGINS = frozenset({"k8saudit", "json", "container", "k8smeta"})
+#: The same names as ``rae.rules.collector.PLUGIN_VERSIONS``, plus ``k8smeta`` (pod metadata).
+SUPPORTED_PLUGINS = frozenset({
+    "k8saudit", "k8saudit-eks", "k8saudit-gke", "k8saudit-aks", "k8saudit-ovh", "json", "container", "k8smeta",
+})
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 

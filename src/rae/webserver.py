@@ -44,10 +44,13 @@ def versions_info(
 ) -> dict[str, Any]:
     """``/versions``: Falco's keys. ``engine_version`` is the minor number as a string, as Falco.
 
-    rae loads no plugins (``plugin_api_version`` 0.0.0); ``plugin_versions`` lists the plugin
-    versions whose fields rae provides natively; the driver versions are the probe's, if any.
+    rae loads no plugins (``plugin_api_version`` 0.0.0); ``plugin_versions`` (default: the
+    versions the rules loader declares) lists the plugins whose fields rae provides natively;
+    the driver versions are the probe's, if the engine passes them.
     """
     major, minor, patch = rae.ENGINE_VERSION
+    if plugin_versions is None:
+        plugin_versions = _declared_plugin_versions()
     return {
         "default_driver_version": rae.__version__,
         "driver_api_version": driver_api_version,
@@ -57,8 +60,17 @@ def versions_info(
         "falco_version": rae.__version__,
         "libs_version": rae.__version__,
         "plugin_api_version": plugin_api_version,
-        "plugin_versions": dict(plugin_versions or {}),
+        "plugin_versions": dict(plugin_versions),
     }
+
+
+def _declared_plugin_versions() -> dict[str, str]:
+    """The plugin versions the rules loader declares satisfied (``required_plugin_versions``)."""
+    try:
+        from rae.rules.collector import PLUGIN_VERSIONS
+    except ImportError:
+        return {}
+    return dict(PLUGIN_VERSIONS)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -66,6 +66,9 @@ def test_healthz_and_versions(start: Callable[..., EngineWebserver], config_fact
     import rae
 
     assert v["falco_version"] == rae.__version__
+    from rae.rules.collector import PLUGIN_VERSIONS
+
+    assert v["plugin_versions"] == PLUGIN_VERSIONS and "k8saudit" in v["plugin_versions"]
     assert get(base + "/metrics")[0] == 404  # prometheus_metrics_enabled is false by default (as Falco)
     assert get(base + "/nope")[0] == 404
 

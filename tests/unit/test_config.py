@@ -389,3 +389,10 @@ def test_config_files_from_the_command_line(tmp_path: Path) -> None:
     assert cfg.rules_files == ("/main.yaml", "/frag.yaml")
     assert cfg.json_output is False
     assert cfg.loaded_files == (main, frag)
+
+
+def test_supported_plugins_cover_the_declared_plugin_versions() -> None:
+    from rae.config import SUPPORTED_PLUGINS
+    from rae.rules.collector import PLUGIN_VERSIONS
+
+    assert set(PLUGIN_VERSIONS) <= SUPPORTED_PLUGINS
