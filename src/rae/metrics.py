@@ -18,6 +18,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -235,16 +236,33 @@ class OutputMetrics:
     queue_length: Gauge
 
 
+# One set per registry: a config reload that rebuilds the outputs (or the engine) must reuse the
+# registered metrics rather than register the same names twice.
+_ENGINE: weakref.WeakKeyDictionary[CollectorRegistry, EngineMetrics] = weakref.WeakKeyDictionary()
+_OUTPUTS: weakref.WeakKeyDictionary[CollectorRegistry, OutputMetrics] = weakref.WeakKeyDictionary()
+
+
 def register(registry: CollectorRegistry) -> EngineMetrics:
-    """Create the engine core's metrics on ``registry``."""
-    m = EngineMetrics()
-    registry.register(_EngineCollector(m))
-    registry.register(m.reload_failures)
+    """The engine core's metrics on ``registry`` (created on the first call, then the same object)."""
+    m = _ENGINE.get(registry)
+    if m is None:
+        m = _ENGINE[registry] = EngineMetrics()
+        registry.register(_EngineCollector(m))
+        registry.register(m.reload_failures)
     return m
 
 
 def register_outputs(registry: CollectorRegistry | None) -> OutputMetrics:
-    """Create the alert-delivery metrics on ``registry`` (None: unregistered, e.g. in tests)."""
+    """The alert-delivery metrics on ``registry`` (None: unregistered, e.g. in tests); idempotent."""
+    if registry is not None and registry in _OUTPUTS:
+        return _OUTPUTS[registry]
+    m = _new_output_metrics(registry)
+    if registry is not None:
+        _OUTPUTS[registry] = m
+    return m
+
+
+def _new_output_metrics(registry: CollectorRegistry | None) -> OutputMetrics:
     return OutputMetrics(
         queue_drops=Counter("falcosecurity_falco_outputs_queue_num_drops",
                             "alerts dropped because the outputs queue was full", registry=registry),

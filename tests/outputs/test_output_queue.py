@@ -218,3 +218,16 @@ def test_concurrent_submitters_are_counted_exactly(config_factory: Callable[...,
     assert c.submitted == 2000
     assert c.queued + c.dropped_queue_full == 2000
     assert len(sink.messages) == c.queued == c.delivered["list"]
+
+
+def test_rebuilding_the_outputs_on_one_registry_reuses_the_metrics(config_factory: Callable[..., Config]) -> None:
+    from rae import metrics
+
+    reg = CollectorRegistry()
+    assert metrics.register(reg) is metrics.register(reg)
+    first = OutputManager(config_factory("outputs_queue.capacity=1"), sinks=[BlockingSink()], registry=reg)
+    first.close(timeout=1)
+    second = OutputManager(config_factory(), sinks=[ListSink()], registry=reg)  # e.g. after a config reload
+    second.submit(make_alert(0))
+    second.close(timeout=5)
+    assert metric(reg, "rae_outputs_delivered_total", {"output": "list"}) == 1

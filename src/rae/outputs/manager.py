@@ -15,6 +15,7 @@ sinks; what could not be delivered in time is counted and reported. ``outputs_qu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import signal
@@ -263,20 +264,15 @@ class OutputManager:
             with self._submit_lock:
                 self._closed = True
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
-                break
-            except queue.Full:
-                break
+        with contextlib.suppress(queue.Full):  # full and never drained: handled below
+            self._queue.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
         self._worker.join(max(0.0, deadline - time.monotonic()))
         lost = 0
         if self._worker.is_alive():
-            lost = self._queue.qsize()
             while True:  # discard what is left so a stuck worker stops after its current alert
                 try:
-                    if self._queue.get_nowait() is _STOP:
-                        lost -= 1
+                    if self._queue.get_nowait() is not _STOP:
+                        lost += 1
                 except queue.Empty:
                     break
             self._queue.put_nowait(_STOP)
