@@ -48,6 +48,10 @@ ANCESTOR_FIELDS = frozenset(
     ("proc.aname", "proc.apid", "proc.aexe", "proc.aexepath", "proc.acmdline", "proc.aenv", "proc.aargs")
 )
 
+#: Socket fields that test both ends (libsinsp ``compare_ip/net/port``): the extractor gives a
+#: tuple of the ends; a comparison holds when either end satisfies it, ``!=`` when both do.
+EITHER_END_FIELDS = frozenset(("fd.ip", "fd.net", "fd.port", "fd.proto"))
+
 _STRING_TRANSFORMERS = ("tolower", "toupper", "b64", "basename")
 
 
@@ -68,6 +72,7 @@ class CompiledOperand:
     kind: Kind
     multi: bool  # a tuple of values
     any_ancestor: bool  # "any value satisfies" for every operator
+    either_end: bool  # like any_ancestor, but "!=" needs every value to differ
     dynamic: bool  # evt.rawarg: type known only at run time
     field: ResolvedField | None
     text: str
@@ -144,6 +149,7 @@ def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
             kind=ref.spec.kind,
             multi=multi,
             any_ancestor=any_anc,
+            either_end=ref.spec.name in EITHER_END_FIELDS,
             dynamic=ref.spec.type.upper() == "DYNAMIC",
             field=ref,
             text=ref.text,
@@ -160,6 +166,7 @@ def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
         kind=kind,
         multi=multi,
         any_ancestor=inner.any_ancestor and op.name != "len",
+        either_end=inner.either_end and op.name != "len",
         dynamic=inner.dynamic,
         field=None,
         text=f"{op.name}({inner.text})",
@@ -467,6 +474,15 @@ class _Gen:
             return f"(({t} := {x}(evt)) is not None and ({t2} := {rx}(evt)) is not None and {f}({t}, {t2}))"
         if op in ("in", "intersects", "pmatch") and isinstance(right, Value) and o.kind is not Kind.STRING:
             pass
+        if o.either_end:
+            # a tuple of both ends, or a single value for a listening socket
+            u = self.tmp()
+            inner = self.single(op, o, right, u, pos)
+            quant = "all" if op == "!=" else "any"
+            return (
+                f"(({t} := {x}(evt)) is not None and "
+                f"{quant}({inner} for {u} in ({t} if isinstance({t}, tuple) else ({t},))))"
+            )
         if o.any_ancestor or (o.multi and op not in ("in", "intersects", "pmatch")):
             # any value satisfies
             u = self.tmp()

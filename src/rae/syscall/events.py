@@ -51,6 +51,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rae.syscall.event_table_data import SYSCALL_NAMES as _SYSCALL_NAMES
+
 __all__ = [
     "EventInfo",
     "FdRecord",
@@ -160,7 +162,14 @@ class SyscallEvent:
 
     @property
     def evtype(self) -> str:
-        return self.info.name
+        """The event-type name rules see: for generic ``syscall`` events, the syscall's name."""
+        name = self.info.name
+        if name == "syscall":
+            p = self.params
+            if p and isinstance(p[0], int) and 0 <= p[0] < len(_SYSCALL_NAMES):
+                return _SYSCALL_NAMES[p[0]]
+            return "<unknown>"
+        return name
 
     @property
     def dir(self) -> str:
