@@ -1,0 +1,1 @@
+"""Sidekick throughput and latency benchmark: `python -m bench.sidekick`."""
