@@ -70,6 +70,9 @@ def test_json_format_and_include_options(tmp_path: Path, config_factory: Callabl
         [make_alert(1)])
     obj = json.loads(out.read_text())
     assert set(obj) == {"hostname", "priority", "rule", "source", "time", "message"}
+    out.unlink()
+    run(config_factory(*base), [make_alert(2, source="internal")])
+    assert "tags" not in json.loads(out.read_text())
     assert obj["message"] == "An open was seen (command=cat /dev/null n=1)"
 
 

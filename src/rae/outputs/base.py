@@ -60,7 +60,8 @@ class MessageFormat:
             return alert.text_line()
         return alert.to_json(
             include_output=self.include_output,
-            include_tags=self.include_tags,
+            # Falco's internal alerts (drops, metrics snapshots) carry no "tags" key
+            include_tags=self.include_tags and alert.source != "internal",
             include_message=self.include_message,
             include_output_fields=self.include_output_fields,
         )
