@@ -24,7 +24,7 @@ from typing import Any
 
 from rae import __version__
 from rae.alerts import Alert
-from rae.config import load_config
+from rae.config import load_config, resolve_rules_paths
 from rae.defaults import default_rules_paths
 from rae.errors import EXIT_OK, RaeError
 from rae.logs import setup_logging
@@ -122,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
         raise RaeError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
     cfg = load_config(args.config, args.options, use_default_file=args.config is None)
     setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
-    rules_paths = args.rules or default_rules_paths()
+    rules_paths = args.rules or resolve_rules_paths(cfg.rules_files) or default_rules_paths()
     log.info("rae version %s (replay)", __version__)
     for p in rules_paths:
         log.info("Loading rules from %s", p)
