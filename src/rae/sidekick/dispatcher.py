@@ -9,6 +9,9 @@ Per output:
 * **Route**: ``minimumpriority`` (an event passes when its priority is at least this),
   plus rae's ``rules`` (shell globs), ``tags`` (any of) and ``sources``. Empty = everything.
   ``Test rule`` (``POST /test``) passes every filter, as in falcosidekick.
+* **Batches**: an output that can deliver several events in one operation (``max_batch`` > 1:
+  Redis ``RPUSH`` with many values, one ``write`` to a file) gets what is waiting, up to that
+  many, in one ``send_many`` call; the batch succeeds or fails as a whole.
 * **Retry buffer**: a bounded FIFO (``buffer.size``, or the output's ``buffersize``). A failed
   delivery stays at the head and is retried with exponential back-off
   (``buffer.initialbackoff`` … ``buffer.maxbackoff`` seconds), so an output that is down for a
@@ -130,6 +133,7 @@ class OutputRunner:
         self._idle.set()
         self._last_overflow_log = 0.0
         self.delivered = 0
+        self.batch_max = max(1, int(getattr(output, "max_batch", 1)))
         metrics.declare_output(self.name, self.capacity)
 
     def offer(self, event: SidekickEvent) -> bool:
@@ -184,49 +188,71 @@ class OutputRunner:
                 await asyncio.sleep(self._backoff)
                 if not self.buffer:
                     continue
-            item = self.buffer.popleft()
-            self._in_flight += 1
+            count = min(self.batch_max, len(self.buffer))
+            items = [self.buffer.popleft() for _ in range(count)]
+            self._in_flight += count
             try:
-                await self._attempt(item)
+                await self._attempt(items)
             finally:
-                self._in_flight -= 1
+                self._in_flight -= count
                 self.metrics.buffer_length.labels(self.name).set(len(self.buffer))
 
-    async def _attempt(self, item: _Item) -> None:
-        if not item.built:
-            try:
-                item.payload = self.output.build(item.event.copy())
-                item.built = True
-            except Exception as exc:
-                self.metrics.outputs.labels(self.name, "error").inc()
-                self.metrics.dropped.labels(self.name, "rejected").inc()
-                log.error("%s: cannot build the payload for rule %r: %s", self.name, item.event.rule, exc)
-                return
-        if item.attempts:
-            self.metrics.retries.labels(self.name).inc()
-        item.attempts += 1
+    def _build(self, items: list[_Item]) -> list[_Item]:
+        """Build the payloads not built yet; an event whose payload cannot be built is dropped."""
+        ready = []
+        for item in items:
+            if not item.built:
+                try:
+                    item.payload = self.output.build(item.event.copy())
+                    item.built = True
+                except Exception as exc:
+                    self.metrics.outputs.labels(self.name, "error").inc()
+                    self.metrics.dropped.labels(self.name, "rejected").inc()
+                    log.error("%s: cannot build the payload for rule %r: %s", self.name, item.event.rule, exc)
+                    continue
+            ready.append(item)
+        return ready
+
+    async def _attempt(self, batch: list[_Item]) -> None:
+        items = self._build(batch)
+        if not items:
+            return
+        n = len(items)
+        retried = sum(1 for item in items if item.attempts)
+        if retried:
+            self.metrics.retries.labels(self.name).inc(retried)
+        for item in items:
+            item.attempts += 1
         try:
-            await self.output.send(item.payload)
+            if n == 1:
+                await self.output.send(items[0].payload)
+            else:
+                await self.output.send_many([item.payload for item in items])
         except Exception as exc:
             retryable = exc.retryable if isinstance(exc, OutputError) else True
-            self.metrics.outputs.labels(self.name, "error").inc()
+            self.metrics.outputs.labels(self.name, "error").inc(n)
             if not retryable:
-                self.metrics.dropped.labels(self.name, "rejected").inc()
-                log.error("%s: %s (not retried)", self.name, exc)
+                self.metrics.dropped.labels(self.name, "rejected").inc(n)
+                log.error("%s: %s (not retried, %d events)", self.name, exc, n)
                 return
-            if self.max_attempts and item.attempts >= self.max_attempts:
-                self.metrics.dropped.labels(self.name, "attempts").inc()
-                log.error("%s: %s (gave up after %d attempts)", self.name, exc, item.attempts)
+            keep = [item for item in items if not (self.max_attempts and item.attempts >= self.max_attempts)]
+            if len(keep) < n:
+                self.metrics.dropped.labels(self.name, "attempts").inc(n - len(keep))
+                log.error("%s: %s (gave up on %d events after %d attempts)", self.name, exc, n - len(keep),
+                          self.max_attempts)
+            if not keep:
                 return
             self._backoff = min(self.max_backoff, (self._backoff * 2) or self.initial_backoff)
-            log.error("%s: %s (retrying in %.2fs, %d buffered)", self.name, exc, self._backoff, len(self.buffer) + 1)
-            self.buffer.appendleft(item)
+            log.error("%s: %s (retrying in %.2fs, %d buffered)", self.name, exc, self._backoff,
+                      len(self.buffer) + len(keep))
+            self.buffer.extendleft(reversed(keep))
             return
         self._backoff = 0.0
-        self.delivered += 1
-        self.metrics.outputs.labels(self.name, "ok").inc()
+        self.delivered += n
+        self.metrics.outputs.labels(self.name, "ok").inc(n)
         if self.output.ctx.config.get("debug"):
-            log.debug("%s: delivered %s", self.name, item.event.uuid)
+            for item in items:
+                log.debug("%s: delivered %s", self.name, item.event.uuid)
 
 
 @dataclass(slots=True)

@@ -77,6 +77,17 @@ class Output(abc.ABC):
     async def send(self, payload: Any) -> None:
         """Deliver one payload; raise OutputError on failure."""
 
+    #: how many buffered events ``send_many`` may take at once (1: no batching)
+    max_batch: ClassVar[int] = 1
+
+    async def send_many(self, payloads: list[Any]) -> None:
+        """Deliver several payloads as one operation that succeeds or fails as a whole.
+
+        Only called when ``max_batch`` > 1; an output that sets it overrides this.
+        """
+        for payload in payloads:
+            await self.send(payload)
+
     async def start(self) -> None:  # noqa: B027 (optional hook)
         """Open clients. Failure to reach a server here is not fatal: send() retries."""
 

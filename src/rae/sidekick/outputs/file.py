@@ -52,10 +52,18 @@ class FileOutput(Output):
             self._ino = (st.st_dev, st.st_ino)
         return self._fd
 
+    max_batch = 500  # one write(2) of many lines
+
     async def send(self, payload: bytes) -> None:
+        await self.send_many([payload])
+
+    async def send_many(self, payloads: list[bytes]) -> None:
+        data = b"".join(payloads)
         try:
             fd = self._open()
-            os.write(fd, payload)
+            while data:
+                written = os.write(fd, data)
+                data = data[written:]
         except OSError as exc:
             raise OutputError(f"{self.cfg['path']}: {exc.strerror or exc}") from None
         await asyncio.sleep(0)

@@ -54,18 +54,22 @@ class RedisOutput(Output):
             **kwargs,
         )
 
+    max_batch = 500  # one RPUSH (or HSET) with many values: atomic, one round trip
+
     async def send(self, payload: tuple[str, str]) -> None:
+        await self.send_many([payload])
+
+    async def send_many(self, payloads: list[tuple[str, str]]) -> None:
         import redis.exceptions
 
         if self._client is None:
             await self.start()
-        uid, body = payload
         key = str(self.cfg.get("key") or "falco")
         try:
             if str(self.cfg.get("storagetype", "")).lower() == "hashmap":
-                await self._client.hset(key, uid, body)
+                await self._client.hset(key, mapping=dict(payloads))
             else:
-                await self._client.rpush(key, body)
+                await self._client.rpush(key, *(body for _, body in payloads))
         except redis.exceptions.ResponseError as exc:  # e.g. WRONGTYPE: retrying cannot help
             raise OutputError(str(exc), retryable=False) from None
         except (redis.exceptions.RedisError, OSError) as exc:
