@@ -125,6 +125,8 @@ async def run(total: int, concurrency: int) -> dict:
                     item = await rclient.blpop(["falco"], timeout=1)
                     if item:
                         sinks["redis"].got(json.loads(item[1]))
+                        for more in await rclient.lpop("falco", 1000) or []:  # the rest in one round trip
+                            sinks["redis"].got(json.loads(more))
 
             async def tail_file() -> None:
                 offset = 0
