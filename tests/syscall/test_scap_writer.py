@@ -156,3 +156,15 @@ def test_writer_without_header_still_writes_a_section(tmp_path: Path) -> None:
     ScapWriter(str(out)).close()
     r, evs = read_capture(str(out))
     assert evs == [] and r.section == (1, 2)
+
+
+@pytest.mark.parametrize("size", [65000, 65496, 65497, 65500, 65535])
+def test_big_events_switch_to_large_blocks(tmp_path: Path, size: int) -> None:
+    wx = code_of("write", "<")
+    out = tmp_path / "big.scap"
+    with ScapWriter(str(out)) as w:
+        w.write_event(SyscallEvent(1, 5, 1, 0, wx, EVENTS[wx], [size, b"x" * size]))
+    _, (e,) = read_capture(str(out))
+    assert e.params == [size, b"x" * size]
+    with pytest.raises(ValueError, match="longer than 65535"):
+        encode_params(wx, [1, b"x" * 65536])

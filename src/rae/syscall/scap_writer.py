@@ -168,9 +168,10 @@ class ScapWriter:
             self.write_header()
         elen = 26 + len(raw)
         body_len = 2 + elen
-        large = body_len > _NON_LARGE_MAX or EVENTS[code].flags & EF_LARGE_PAYLOAD
         pad = _PAD[body_len % 4]
         blen = 8 + body_len + len(pad) + 4
+        # readers refuse non-large event blocks whose content (all but the 8-byte header) exceeds 64 KiB
+        large = blen - 8 > _NON_LARGE_MAX or EVENTS[code].flags & EF_LARGE_PAYLOAD
         f = self._f
         f.write(_EVHDR.pack(EV_V2_LARGE_BLOCK if large else EV_V2_BLOCK, blen, cpu,
                             ts & 0xFFFFFFFFFFFFFFFF, tid, elen, code, nparams))
@@ -326,5 +327,8 @@ def encode_params(code: int, params: list[Any]) -> bytes:
             datas.append(encode_value(p.type, v, p.flags_table))
         else:
             datas.append(bytes(v))
+    limit = 0xFFFFFFFF if large else 0xFFFF
+    if any(len(d) > limit for d in datas):
+        raise ValueError(f"{info.name}: a parameter longer than {limit} bytes cannot be encoded")
     lens = struct.pack(f"<{len(datas)}{'I' if large else 'H'}", *(len(d) for d in datas))
     return lens + b"".join(datas)
