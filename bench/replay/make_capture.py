@@ -74,17 +74,17 @@ def make_capture(out: str, captures: list[str], nevents: int, gzip: bool = False
         machine = machine or r.machine
         interfaces = interfaces or r.interfaces
     written = 0
-    ts = min(e[1] for _, evts in loaded for e in evts if e[1] > 0)
+    ts = min(e[1] for _, evts in loaded for e in evts if 0 < e[1] < 1 << 63)
     with ScapWriter(out, gzip=gzip, compresslevel=1) as w:
         w.write_header(machine=machine, threads=threads, fds=fds, users=list(users.values()),  # type: ignore[arg-type]
                        groups=list(groups.values()), interfaces=interfaces or [])  # type: ignore[arg-type]
         write = w.write_raw
         while written < nevents:
             for _, evts in loaded:
-                t0 = next((e[1] for e in evts if e[1] > 0), 0)
+                t0 = next((e[1] for e in evts if 0 < e[1] < 1 << 63), 0)
                 base = ts
                 for code, ets, tid, cpu, n, raw in evts:
-                    if ets > 0:  # meta events (container JSON) may carry ts 0 / -1: keep them
+                    if 0 < ets < 1 << 63:  # meta events (container JSON) may carry ts 0 / -1: keep them
                         ts = max(ts + 1, base + (ets - t0))
                         ets = ts
                     write(code, ets, tid, cpu, n, raw)
