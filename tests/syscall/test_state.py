@@ -141,7 +141,7 @@ def test_clone_thread_shares_fds() -> None:
     th = st.threads[102]
     assert th.pid == 100 and not th.is_main()
     assert th.fd_table() is st.threads[100].fds
-    assert st.threads[100].nchilds == 1
+    assert st.threads[100].nchilds == 2  # thread 101 of the process list, and this one
 
 
 def test_execve() -> None:

@@ -68,6 +68,74 @@ SIGNAL_NAMES: dict[int, str] = {
 #: sysdig prints at most this many characters of a byte buffer (then ``...``)
 MAX_BUFFER_TEXT = 80
 
+# evt.category of generic ``syscall`` events: the libs syscall table's category of each syscall
+# (the I/O categories print "unknown", as libsinsp has no fd to refine them); the rest are "other"
+_GENERIC_CATEGORY_TEXT = {
+    "IPC": (
+        "kill pipe chroot futex mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr "
+        "inotify_init inotify_add_watch inotify_rm_watch splice tee vmsplice eventfd eventfd2 pipe2 "
+        "inotify_init1 fanotify_init getdents64 semop semget semctl msgsnd msgrcv msgget msgctl shmdt "
+        "shmget shmctl ipc shmat "
+    ),
+    "file": (
+        "open close creat link unlink chdir mknod chmod stat lseek mount fstat access rename mkdir rmdir "
+        "ustat symlink lstat readlink mmap munmap truncate ftruncate fchmod statfs fstatfs fchdir "
+        "getdents flock mremap getcwd sendfile lchown fchown chown setxattr lsetxattr fsetxattr getxattr "
+        "lgetxattr fgetxattr listxattr llistxattr flistxattr removexattr lremovexattr fremovexattr "
+        "remap_file_pages utimes openat mkdirat mknodat fchownat futimesat unlinkat renameat linkat "
+        "symlinkat readlinkat fchmodat faccessat utimensat syncfs statfs64 fstatfs64 fstatat64 sendfile64 "
+        "stat64 lstat64 fstat64 fcntl64 mmap2 umount llseek pread64 pwrite64 renameat2 userfaultfd "
+        "openat2 umount2 copy_file_range "
+    ),
+    "memory": (
+        "brk mprotect mlock munlock mlockall munlockall mincore madvise "
+    ),
+    "net": (
+        "socket bind connect listen accept getsockname getpeername socketpair sendto recvfrom shutdown "
+        "setsockopt getsockopt sendmsg sendmmsg recvmsg recvmmsg accept4 socketcall "
+    ),
+    "process": (
+        "exit getpid acct setpgid umask getppid getpgrp setsid setrlimit getrusage uselib swapon "
+        "getpriority setpriority getpgid personality getsid sched_setparam sched_getparam "
+        "sched_setscheduler sched_getscheduler sched_get_priority_max sched_get_priority_min "
+        "sched_rr_get_interval prctl capget capset getrlimit pivot_root gettid sched_setaffinity "
+        "sched_getaffinity set_thread_area get_thread_area set_tid_address ioprio_set ioprio_get unshare "
+        "set_robust_list get_robust_list getcpu prlimit64 setns ugetrlimit nice arch_prctl clone clone3 "
+    ),
+    "signal": (
+        "rt_sigaction rt_sigprocmask rt_sigpending rt_sigtimedwait rt_sigqueueinfo rt_sigsuspend tkill "
+        "tgkill signalfd signalfd4 sigprocmask sgetmask ssetmask sigpending signal sigreturn "
+    ),
+    "sleep": (
+        "sched_yield nanosleep clock_nanosleep "
+    ),
+    "system": (
+        "restart_syscall sethostname reboot syslog uname swapoff sysinfo setdomainname adjtimex "
+        "init_module delete_module quotactl sysfs kexec_load add_key request_key keyctl olduname "
+        "finit_module execve execveat "
+    ),
+    "time": (
+        "time alarm utime times gettimeofday settimeofday setitimer getitimer timer_create timer_settime "
+        "timer_gettime timer_getoverrun timer_delete clock_settime clock_gettime clock_getres "
+        "timerfd_create timerfd_settime timerfd_gettime stime "
+    ),
+    "unknown": (
+        "read readv preadv write writev pwritev sync dup ioctl dup2 fsync msync fdatasync io_setup "
+        "io_destroy io_getevents io_submit io_cancel exit_group dup3 fallocate newfstatat "
+        "process_vm_readv process_vm_writev fork vfork setuid getuid setgid geteuid getgid setresuid "
+        "setresgid getresuid getresgid sigaltstack getrandom fadvise64 "
+    ),
+    "user": (
+        "getuid getgid geteuid getegid setreuid setregid getgroups setgroups setresuid getresuid "
+        "setresgid getresgid setuid setgid setfsuid setfsgid "
+    ),
+    "wait": (
+        "pause fcntl wait4 select poll epoll_create epoll_ctl epoll_wait waitid pselect6 ppoll "
+        "epoll_pwait epoll_create1 newselect waitpid "
+    ),
+}
+_GENERIC_CATEGORY = {n: cat for cat, text in _GENERIC_CATEGORY_TEXT.items() for n in "".join(text).split()}
+
 _CATEGORY_NAMES = {v: k.lower() for k, v in CATEGORY_BITS.items()}
 _CATEGORY_NAMES[CATEGORY_BITS["IPC"]] = "IPC"
 _EC_IO_BASE = CATEGORY_BITS["IO_BASE"]
@@ -379,7 +447,7 @@ def _syscall_type(evt: Any) -> str | None:
     cat = info.category
     if isinstance(cat, int) and cat & _EC_INTERNAL:
         return None
-    if info.flags & 256:
+    if info.flags & 256 or info.name == "switch":
         return None
     return _evt_type(evt)
 
@@ -399,7 +467,7 @@ def _category_bits(evt: Any) -> int:
 
 def _evt_category(evt: Any) -> str:
     if evt.info.name == "syscall":
-        return "other"
+        return _GENERIC_CATEGORY.get(_evt_type(evt), "other")
     bits = _category_bits(evt)
     if bits & _EC_IO_BASE:
         fi = evt.fdinfo
@@ -612,7 +680,7 @@ def _latency(evt: Any) -> int | None:
         return 0
     if _category_bits(evt) & _EC_INTERNAL:
         return None
-    return t.latency if evt.info.dir == "<" else 0
+    return t.latency
 
 
 # --- proc.* / thread.* ------------------------------------------------------------------------------
@@ -1155,7 +1223,10 @@ def _connected(evt: Any) -> bool | None:
 
 def _name_changed(evt: Any) -> bool | None:
     fi = evt.fdinfo
-    return None if fi is None else fi.name != fi.oldname
+    if fi is None:
+        return None
+    t = evt.thread
+    return t is not None and t.state.name_changed_evt == evt.num
 
 
 def _fd_dev(part: str) -> Extractor:
@@ -1515,9 +1586,9 @@ def bind(cat: FieldCatalog) -> None:
     c("proc.fdopencount", _fdopencount)
     c("proc.fdlimit", lambda e: None if e.thread is None else (e.thread.main() or e.thread).fdlimit)
     c("proc.fdusage", _fdusage)
-    c("proc.vmsize", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmsize_kb)
-    c("proc.vmrss", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmrss_kb)
-    c("proc.vmswap", lambda e: None if e.thread is None else (e.thread.main() or e.thread).vmswap_kb)
+    c("proc.vmsize", _thread_attr("vmsize_kb"))
+    c("proc.vmrss", _thread_attr("vmrss_kb"))
+    c("proc.vmswap", _thread_attr("vmswap_kb"))
     c("thread.vmsize", lambda e: None if e.thread is None else
       (e.thread.vmsize_kb if e.thread.is_main() else 0))
     c("thread.vmrss", lambda e: None if e.thread is None else

@@ -265,7 +265,7 @@ class FdInfo:
         self.fd = fd
         self.type = type_
         self.name = name
-        self.oldname = name
+        self.oldname = ""
         self.openflags = 0
         self.dev = 0
         self.ino = 0
@@ -388,8 +388,8 @@ class Thread:
         self.tid = tid
         self.pid = tid
         self.ptid = -1
-        self.sid = 0
-        self.vpgid = 0
+        self.sid = -1
+        self.vpgid = -1
         self.comm = ""
         self.exe = ""
         self.exepath = ""
@@ -585,6 +585,8 @@ class State:
         self.max_threads = max_threads
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
                                       "fds_removed": 0}
+        #: evt.num of the last event whose parsing renamed its fd (fd.name_changed)
+        self.name_changed_evt = -1
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
         self._dispatch: dict[int, Handler | None] = {}
@@ -642,6 +644,11 @@ class State:
         fds_by_tid: dict[int, list[Any]] = getattr(reader, "fds", {}) or {}
         for rec in getattr(reader, "threads", []) or []:
             self.add_thread_record(rec)
+        for t in self.threads.values():
+            if t.pid != t.tid:
+                m = self.threads.get(t.pid)
+                if m is not None:
+                    m.nchilds += 1
         for tid, recs in fds_by_tid.items():
             t = self.threads.get(tid)
             if t is None:
@@ -867,6 +874,9 @@ class State:
             evt.thread = self.threads.get(evt.tid) if info.name == "procinfo" else None
             return
         name = info.name
+        if name == "switch":
+            evt.thread = self.threads.get(evt.tid)
+            return
         if name == "container":
             evt.thread = None
             if evt.arg("json") is not None:
@@ -923,14 +933,12 @@ class State:
         if handler is not None:
             handler(evt, t)
             t = evt.thread
-        if name == "procexit":
-            if t is not None:
-                t.flags |= CL_CLOSED
-                self._remove_tid = t.tid
-        elif not enter:
-            t2 = evt.thread
-            if t2 is not None and t2.enter_evt is not None and not enter:
-                t2.enter_evt = None
+        if name == "procexit" and t is not None:
+            t.flags |= CL_CLOSED
+            self._remove_tid = t.tid
+        fi = evt.fdinfo
+        if fi is not None and fi.name != fi.oldname:
+            self.name_changed_evt = evt.num
         # the fd as the fd fields see it (libsinsp extract_fd)
         if flags & EF_FD_ANY:
             t = evt.thread
