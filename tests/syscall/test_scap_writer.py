@@ -168,3 +168,22 @@ def test_big_events_switch_to_large_blocks(tmp_path: Path, size: int) -> None:
     assert e.params == [size, b"x" * size]
     with pytest.raises(ValueError, match="longer than 65535"):
         encode_params(wx, [1, b"x" * 65536])
+
+
+def test_benchmark_capture_generator(tmp_path: Path) -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[2] / "bench" / "replay" / "make_capture.py"
+    spec = importlib.util.spec_from_file_location("make_capture", script)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "bench.scap"
+    n = mod.make_capture(str(out), [str(p) for p in CAPTURES], 9000)
+    r, evs = read_capture(str(out))
+    assert n == len(evs) >= 9000
+    assert len(r.threads) == sum(len(read_capture(str(p))[0].threads) for p in CAPTURES)
+    real = [e.ts for e in evs if 0 < e.ts < 1 << 63]
+    assert real == sorted(real) and len(set(real)) == len(real)
+    if SYSDIG:
+        assert int(_sysdig(out, "*%evt.num")[-1]) == len(evs)
