@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .conftest import SidekickProcess, alert, http, wait_for
+from .conftest import SidekickProcess, alert, free_port, http, wait_for
 from .servers import (
     NatsSubscriber,
     alertmanager_server,
@@ -94,7 +94,9 @@ def env(tmp_path_factory: pytest.TempPathFactory):
                 "syslog": {"host": "127.0.0.1", "port": str(syslog.port), "protocol": "tcp"},
                 "smtp": {"hostport": f"127.0.0.1:{smtp.port}", "tls": False, "from": "falco@example.org",
                          "to": "sec@example.org,ops@example.org", "minimumpriority": "notice"},
-                "alertmanager": {"hostport": f"http://127.0.0.1:{am.port}", "extralabels": {"team": "sec"}},
+                # HA: two Alertmanagers, the first one down
+                "alertmanager": {"hostport": f"http://127.0.0.1:{free_port()},http://127.0.0.1:{am.port}",
+                                 "extralabels": {"team": "sec"}},
                 "influxdb": {"hostport": f"http://127.0.0.1:{influx.port}"},
             },
             tmp=tmp,
@@ -194,6 +196,7 @@ def test_alertmanager(env) -> None:
         return json.loads(body) if status == 200 else []
 
     got = wait_for(lambda: len(alerts()) == 3 and alerts(), 30, "alerts in Alertmanager")
+    _delivered(env, "alertmanager", 3)  # one of the two Alertmanagers is down: still delivered
     by_name = {a["labels"]["alertname"]: a for a in got}
     assert set(by_name) == set(RULES)
     crit = by_name["Write below etc"]

@@ -6,17 +6,21 @@ priority), ``source=falco``, ``rule``, ``alertname=<rule>``, ``eventsource``, ``
 ``tags`` (sorted, comma-joined), ``priority`` and ``severity`` (from the priority, or
 ``customseveritymap``); annotations ``info``/``description`` (the output) and ``summary``
 (the rule); ``endsAt`` = time + ``expiresafter`` seconds when set; then ``extralabels`` and
-``extraannotations``. Delivery succeeds when at least one Alertmanager accepts the alert.
+``extraannotations``. The alert goes to every Alertmanager; delivery succeeds (and is not
+retried) when at least one of them accepts it, the others' failures being logged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, ClassVar
 
 from rae.priority import Priority
 from rae.sidekick.event import SidekickEvent, format_go_time, parse_go_priority
 from rae.sidekick.outputs.base import HttpOutput, OutputError, register
+
+log = logging.getLogger("rae.sidekick")
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 _DEFAULT_SEVERITY = {
@@ -114,14 +118,17 @@ class AlertmanagerOutput(HttpOutput):
         return [alert]
 
     async def send(self, payload: Any) -> None:
+        """POST to every Alertmanager (as falcosidekick and Prometheus do); fail only if none accepted."""
         endpoint = str(self.cfg.get("endpoint") or "/api/v2/alerts")
         errors = []
-        for host in self.hosts():
+        hosts = self.hosts()
+        for host in hosts:
             try:
                 await self.request(host + endpoint, payload)
-                return
             except OutputError as exc:
                 errors.append(exc)
-        if not errors:
+                log.warning("alertmanager %s: %s", host, exc)
+        if not hosts:
             raise OutputError("no alertmanager hostport", retryable=False)
-        raise OutputError("; ".join(str(e) for e in errors), retryable=any(e.retryable for e in errors))
+        if len(errors) == len(hosts):
+            raise OutputError("; ".join(str(e) for e in errors), retryable=any(e.retryable for e in errors))
