@@ -2,8 +2,8 @@
 
 ``<priority>`` is the lower-case priority and ``<rule>`` the rule name lower-cased with every
 run of characters other than ``a-z0-9`` turned into ``_`` (trimmed), as falcosidekick slugs
-it. Each publish is confirmed with a flush (a PING/PONG round trip), so a message counted
-``ok`` has reached the server.
+it. ``tls://host:port`` (or ``mutualtls``) connects over TLS. Each publish is confirmed with a
+flush (a PING/PONG round trip), so a message counted ``ok`` has reached the server.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from typing import Any, ClassVar
 
 from rae.sidekick.event import SidekickEvent
-from rae.sidekick.outputs.base import Output, OutputError, register
+from rae.sidekick.outputs.base import Output, OutputError, client_ssl_context, register
 
 _SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -45,8 +45,11 @@ class NatsOutput(Output):
                 server = str(self.cfg["hostport"])
                 if "://" not in server:
                     server = "nats://" + server
+                tls = None
+                if server.startswith("tls://") or self.cfg.get("mutualtls"):
+                    tls = client_ssl_context(self.cfg, self.ctx.config)
                 self._nc = await nats.connect(
-                    servers=[server], allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0
+                    servers=[server], allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, tls=tls
                 )
             await self._nc.publish(subject, body)
             await self._nc.flush(timeout=5)
