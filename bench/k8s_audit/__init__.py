@@ -1,0 +1,1 @@
+"""Benchmark: Kubernetes audit events per second through the webhook into the rules engine."""
