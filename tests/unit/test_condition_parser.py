@@ -159,3 +159,28 @@ def test_property_arbitrary_text(text: str) -> None:
         parse_condition(text)
     except ConditionSyntaxError as exc:
         assert 0 <= exc.pos.idx <= len(text)
+
+
+_FIELD_TOKENS = st.sampled_from(
+    [
+        "evt.type", "proc.name", "fd.name", "proc.aname[2]", "fd.num", "fd.sip", "fd.net", "evt.arg.flags",
+        "proc.env[HOME]", "=", "!=", "<", ">=", " in ", " contains ", " pmatch ", " glob ", " exists", " and ",
+        " or ", "not ", "(", ")", ",", '"', "open", "/etc", "0x1f", "-3", "10.0.0.0/8", "true", "tolower(",
+        "val(", " ", "[", "]", "nosuch.field", "'",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FIELD_TOKENS, max_size=25).map("".join))
+def test_property_compile_or_one_line_error(text: str) -> None:
+    """Through the real syscall catalog: a compiled filter, or one RaeError line — nothing else."""
+    from rae.errors import RaeError
+    from rae.rules import compile_filter
+
+    try:
+        fn = compile_filter(text, "syscall")
+    except RaeError as exc:
+        assert "\n" not in str(exc) and str(exc)
+        return
+    assert callable(fn)
