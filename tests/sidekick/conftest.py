@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -285,3 +286,24 @@ def daemon(argv: list[str], port: int, log: Path, **kw: Any) -> Iterator[subproc
         yield proc
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1", "localhost")
+    client = ca.issue_cert("falco-client@example")
+    paths = {
+        "ca": tmp / "ca.crt",
+        "server_crt": tmp / "server.crt",
+        "server_key": tmp / "server.key",
+        "client_crt": tmp / "client.crt",
+        "client_key": tmp / "client.key",
+    }
+    ca.cert_pem.write_to_path(str(paths["ca"]))
+    server.private_key_pem.write_to_path(str(paths["server_key"]))
+    server.cert_chain_pems[0].write_to_path(str(paths["server_crt"]))
+    client.private_key_pem.write_to_path(str(paths["client_key"]))
+    client.cert_chain_pems[0].write_to_path(str(paths["client_crt"]))
+    return paths

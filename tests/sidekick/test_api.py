@@ -8,7 +8,6 @@ import urllib.error
 from pathlib import Path
 
 import pytest
-import trustme
 
 from .conftest import alert, free_port, http, wait_for
 
@@ -143,27 +142,6 @@ def test_bad_config_is_one_line_error(tmp_path: Path) -> None:
     assert res.returncode == 1
     assert res.stderr.strip().splitlines()[-1].startswith("rae sidekick: error: syslog:")
     assert "Traceback" not in res.stderr
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("pki")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    client = ca.issue_cert("falco-client@example")
-    paths = {
-        "ca": tmp / "ca.crt",
-        "server_crt": tmp / "server.crt",
-        "server_key": tmp / "server.key",
-        "client_crt": tmp / "client.crt",
-        "client_key": tmp / "client.key",
-    }
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    server.private_key_pem.write_to_path(str(paths["server_key"]))
-    server.cert_chain_pems[0].write_to_path(str(paths["server_crt"]))
-    client.private_key_pem.write_to_path(str(paths["client_key"]))
-    client.cert_chain_pems[0].write_to_path(str(paths["client_crt"]))
-    return paths
 
 
 def test_mutual_tls_input_and_notls_paths(sidekick_factory, pki) -> None:

@@ -76,3 +76,31 @@ def test_http_retry_and_permanent_error(receiver, sidekick_factory) -> None:
     wait_for(lambda: sk.metric("rae_sidekick_output_dropped_total", destination="webhook", reason="rejected") == 1,
              20, "a 400 is dropped, not retried")
     assert len([r for r in receiver.on("/hook") if b"Refused" in r.body]) == 1
+
+
+def test_redis_over_mutual_tls(tmp_path, sidekick_factory, pki) -> None:
+    """redis-server with TLS and client certificates required; the output presents the global client cert."""
+    from .conftest import daemon
+    from .servers import need
+
+    port = free_port()
+    argv = [need("redis-server"), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--tls-cert-file", str(pki["server_crt"]), "--tls-key-file", str(pki["server_key"]),
+            "--tls-ca-cert-file", str(pki["ca"]), "--tls-auth-clients", "yes", "--dir", str(tmp_path)]
+    with daemon(argv, port, tmp_path / "redis-tls.log"):
+        sk = sidekick_factory({
+            "mutualtlsclient": {"certfile": str(pki["client_crt"]), "keyfile": str(pki["client_key"]),
+                                "cacertfile": str(pki["ca"])},
+            "redis": {"address": f"127.0.0.1:{port}", "mutualtls": True, "storagetype": "hashmap"},
+        })
+        assert sk.post(alert(rule="Over TLS"))[0] == 200
+        wait_for(lambda: sk.metric("falcosecurity_falcosidekick_outputs_total", destination="redis",
+                                   status="ok") == 1, 20, f"delivery over TLS\n{sk.log()}")
+        client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(pki["ca"]),
+                             ssl_certfile=str(pki["client_crt"]), ssl_keyfile=str(pki["client_key"]))
+        try:
+            stored = client.hgetall("falco")
+        finally:
+            client.close()
+        [(uid, body)] = stored.items()
+        assert json.loads(body)["rule"] == "Over TLS" and json.loads(body)["uuid"] == uid.decode()

@@ -34,6 +34,7 @@ __all__ = [
     "OutputContext",
     "OutputError",
     "client_ssl_context",
+    "client_tls_files",
     "register",
 ]
 
@@ -107,6 +108,16 @@ def register(cls: _O) -> _O:
     return cls
 
 
+def client_tls_files(cfg: dict[str, Any], config: SidekickConfig) -> tuple[str, str, str]:
+    """Client certificate, key and CA for ``mutualtls``: the output's own files, else
+    ``mutualtlsclient.*``, else ``client.crt``/``client.key``/``ca.crt`` under ``mutualtlsfilespath``."""
+    base = str(config.get("mutualtlsfilespath") or "/etc/certs")
+    cert = cfg.get("certfile") or config.get("mutualtlsclient.certfile") or f"{base}/client.crt"
+    key = cfg.get("keyfile") or config.get("mutualtlsclient.keyfile") or f"{base}/client.key"
+    ca = cfg.get("cacertfile") or config.get("mutualtlsclient.cacertfile") or f"{base}/ca.crt"
+    return str(cert), str(key), str(ca)
+
+
 def client_ssl_context(cfg: dict[str, Any], config: SidekickConfig) -> ssl.SSLContext:
     """TLS for an output, with falcosidekick's options.
 
@@ -115,11 +126,8 @@ def client_ssl_context(cfg: dict[str, Any], config: SidekickConfig) -> ssl.SSLCo
     server. Otherwise ``checkcert: false`` disables verification, and ``tlsclient.cacertfile``
     is added to the system roots.
     """
-    base = str(config.get("mutualtlsfilespath") or "/etc/certs")
     if cfg.get("mutualtls"):
-        cert = cfg.get("certfile") or config.get("mutualtlsclient.certfile") or f"{base}/client.crt"
-        key = cfg.get("keyfile") or config.get("mutualtlsclient.keyfile") or f"{base}/client.key"
-        ca = cfg.get("cacertfile") or config.get("mutualtlsclient.cacertfile") or f"{base}/ca.crt"
+        cert, key, ca = client_tls_files(cfg, config)
         ctx = ssl.create_default_context(cafile=ca)
         ctx.load_cert_chain(cert, key)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2

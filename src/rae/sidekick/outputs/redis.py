@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rae.sidekick.event import SidekickEvent
-from rae.sidekick.outputs.base import Output, OutputError, client_ssl_context, register
+from rae.sidekick.outputs.base import Output, OutputError, client_tls_files, register
 
 
 @register
@@ -37,10 +37,16 @@ class RedisOutput(Output):
 
         host, _, port = str(self.cfg["address"]).rpartition(":")
         kwargs: dict[str, Any] = {}
-        if self.cfg.get("tls") or self.cfg.get("mutualtls"):
-            ctx = client_ssl_context(self.cfg, self.ctx.config)
+        if self.cfg.get("mutualtls"):
+            cert, key, ca = client_tls_files(self.cfg, self.ctx.config)
+            kwargs.update(ssl=True, ssl_certfile=cert, ssl_keyfile=key, ssl_ca_certs=ca, ssl_cert_reqs="required")
+        elif self.cfg.get("tls"):
             kwargs["ssl"] = True
-            kwargs["ssl_context"] = ctx
+            extra_ca = self.ctx.config.get("tlsclient.cacertfile")
+            if extra_ca:
+                kwargs["ssl_ca_certs"] = str(extra_ca)
+            if not self.cfg.get("checkcert", True):
+                kwargs.update(ssl_cert_reqs="none", ssl_check_hostname=False)
         self._client = aioredis.Redis(
             host=host or "localhost",
             port=int(port or 6379),
