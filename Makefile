@@ -34,10 +34,10 @@ run: deps probe
 	$(BIN)/rae run
 
 lint: deps
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --no-cache src tests bench
 
 test: deps probe
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check --no-cache src tests bench
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: deps probe
