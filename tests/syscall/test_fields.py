@@ -116,8 +116,9 @@ def test_container_fields(st: State) -> None:
     e = run(st, ev(6, 200, 3, 10))
     assert get("container.id", e) == CID[:12]
     assert get("container.name", e) == "web"
-    assert get("container.image.repository", e) == "docker.io/library/node"
-    assert get("container.image.tag", e) == "18"
+    # the 2022 libraries take the image parts as the metadata gives them, without splitting "image"
+    assert get("container.image.repository", e) is None and get("container.image.tag", e) is None
+    assert get("container.image", e) == "docker.io/library/node:18@sha256:abc"
     assert get("container.privileged", e) is False
     assert get("container.mount.dest[/var/run/docker.sock]", e) == "/var/run/docker.sock"
     assert get("container.mount.dest[/proc*]", e) == "N/A"

@@ -126,8 +126,8 @@ def test_inverted_clone_and_container_child() -> None:
     # the child's clone exit arrives first: the child creates itself from its parent
     c = clone_x(400, 0, pid=400, ptid=100, cgroups=b"cpuset=/docker/" + CID.encode() + b"\0")
     st.process(c)
-    assert c.thread is None  # like libsinsp, the event itself has no thread yet
     child = st.threads[400]
+    assert c.thread is child  # the fields find the thread the event just created
     assert child.ptid == 100 and child.container_id == CID[:12]
     p = clone_x(100, 400, pid=100, ptid=1)
     st.process(p)
@@ -305,10 +305,11 @@ def test_container_json_event() -> None:
                          "privileged": True, "labels": {"io.kubernetes.pod.name": "web-0"}}}
     e = ev(272, -1, json.dumps(doc).encode())
     st.process(e)
-    assert e.thread is None
+    # like libsinsp, a container event stands on a detached thread of the container
+    assert e.thread is not None and e.thread.comm == "container:" + CID[:12] and e.thread.pid == -1
+    assert e.thread.container_id == CID[:12] and -1 not in st.threads
     c = st.containers[CID[:12]]
-    assert (c.name, c.image, c.imagerepo, c.imagetag, c.privileged) == (
-        "express_server", "node:latest", "node", "latest", True)
+    assert (c.name, c.image, c.privileged) == ("express_server", "node:latest", True)
 
 
 def _trace(corpus_dir: Path, name: str) -> str:

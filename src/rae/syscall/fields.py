@@ -297,7 +297,8 @@ def render_param(evt: Any, idx: int) -> tuple[str, str]:
         return str(v), (ERRNO_NAMES.get(-_s32(v), "") if v < 0 else "")
     if ptype == "PID":
         v = _s64(v)
-        t = evt.thread.state.threads.get(v) if evt.thread is not None else None
+        st = evt.extra
+        t = st.threads.get(v) if isinstance(st, S.State) else None
         return str(v), (t.comm if t is not None else "")
     if ptype == "CHARBUF":
         s = _text(v)
@@ -324,8 +325,8 @@ def render_param(evt: Any, idx: int) -> tuple[str, str]:
         return _numfmt(v, fmt, 32), _flag_names(v, pinfo.flags_table)
     if ptype in ("UID", "GID"):
         if v < _U32:
-            st = evt.thread.state if evt.thread is not None else None
-            rec = None if st is None else (st.users if ptype == "UID" else st.groups).get(v)
+            st = evt.extra
+            rec = (st.users if ptype == "UID" else st.groups).get(v) if isinstance(st, S.State) else None
             return str(_s32(v)), (_sanitize(rec.name) if rec is not None else "<NA>")
         return "-1", "<NONE>"
     if ptype == "SYSCALLID":
@@ -470,7 +471,7 @@ def _evt_category(evt: Any) -> str:
         return _GENERIC_CATEGORY.get(_evt_type(evt), "other")
     bits = _category_bits(evt)
     if bits & _EC_IO_BASE:
-        fi = evt.fdinfo
+        fi = _parser_fd(evt)
         if fi is None:
             return "unknown"
         t = fi.type
@@ -667,8 +668,19 @@ def _buffer(evt: Any) -> bytes | None:
     return bytes(v) if isinstance(v, (bytes, bytearray, memoryview)) else None
 
 
+def _parser_fd(evt: Any) -> S.FdInfo | None:
+    """The fd the parser attached (libsinsp ``evt->m_fdinfo``), not the fd fields' fallback."""
+    fi = evt.fdinfo
+    if fi is None:
+        return None
+    st = evt.extra
+    if isinstance(st, S.State) and st.fd_fallback_evt == evt.num:
+        return None
+    return fi
+
+
 def _buflen(evt: Any) -> int | None:
-    if evt.fdinfo is None or evt.info.dir != "<" or not _category_bits(evt) & _EC_IO_BASE:
+    if _parser_fd(evt) is None or evt.info.dir != "<" or not _category_bits(evt) & _EC_IO_BASE:
         return None
     r = _evt_rawres(evt)
     return r if r is not None and r >= 0 else None
@@ -1077,70 +1089,112 @@ def _fd_typechar(evt: Any) -> str | None:
     return fi.typechar
 
 
-def _sock(evt: Any) -> S.FdInfo | None:
-    fi = evt.fdinfo
-    if fi is None or (fi.role == S.ROLE_NONE and fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK)):
-        return None
-    return fi
+_SOCKS = (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK)
+_SERVS = (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK)
 
 
 def _cip(evt: Any) -> Any:
-    fi = _sock(evt)
-    if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+    fi = evt.fdinfo
+    if fi is None or fi.role == S.ROLE_NONE or fi.type not in _SOCKS:
         return None
     return _ip(fi.sip)
 
 
 def _sip(evt: Any) -> Any:
-    fi = _sock(evt)
-    if fi is None:
+    fi = evt.fdinfo
+    if fi is None or fi.role == S.ROLE_NONE:
         return None
     t = fi.type
-    if t in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+    if t in _SOCKS:
         return _ip(fi.dip)
-    if t in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+    if t in _SERVS:
         return _ip(fi.sip)
     return None
 
 
 def _cport(evt: Any) -> int | None:
-    fi = _sock(evt)
-    if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+    fi = evt.fdinfo
+    if fi is None or fi.role == S.ROLE_NONE:
         return None
-    return fi.sport
+    if fi.type in _SOCKS:
+        return fi.sport
+    # libsinsp of 2022 falls through to the protocol case here and yields 0 for any other socket
+    return 0
+
+
+def _cproto(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None or fi.role == S.ROLE_NONE:
+        return None
+    return str(fi.sport) if fi.type in _SOCKS else ""
 
 
 def _sport(evt: Any) -> int | None:
-    fi = _sock(evt)
+    fi = evt.fdinfo
     if fi is None:
         return None
     t = fi.type
-    if t in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
-        return fi.dport
-    if t in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
+    if t in _SOCKS:
+        return None if fi.role == S.ROLE_NONE else fi.dport
+    if t in _SERVS:
         return fi.sport
     return None
 
 
+def _sproto(evt: Any) -> str | None:
+    fi = evt.fdinfo
+    if fi is None:
+        return None
+    t = fi.type
+    if t in _SOCKS:
+        return None if fi.role == S.ROLE_NONE else str(fi.dport)
+    if t in _SERVS:
+        return ""
+    return None
+
+
 def _is_local(evt: Any, ip: bytes | None) -> bool:
-    """Whether ``ip`` is an address of this machine (the capture's interface list)."""
+    """Whether ``ip`` belongs to this machine (libsinsp ``is_ipv4/6addr_in_local_machine``):
+    the container's own address for containerized threads, else the capture's interfaces."""
     if ip is None:
         return False
+    st = evt.extra
+    if not isinstance(st, S.State):
+        return False
     t = evt.thread
-    ifaces = t.state.interfaces if t is not None else []
-    for itf in ifaces:
+    v6 = len(ip) == 16
+    if t is not None and t.container_id:
+        if v6:
+            return False
+        c = st.containers.get(t.container_id)
+        if c is not None:
+            if c.ip:
+                return _ip_bytes(c.ip) == ip
+            if any(_ip_bytes(o.ip) == ip for o in st.containers.values() if o.ip):
+                return True
+    for itf in st.interfaces:
         addr = bytes(getattr(itf, "addr", b"") or b"")
-        if addr == ip:
+        if v6:
+            if getattr(itf, "type", 0) in (2, 4) and addr[:8] == ip[:8]:
+                return True
+        elif getattr(itf, "type", 0) in (1, 3) and addr == ip:
             return True
-    return len(ip) == 4 and ip[0] == 127
+    return False
+
+
+def _ip_bytes(text: str) -> bytes | None:
+    try:
+        return ipaddress.ip_address(text).packed
+    except ValueError:
+        return None
 
 
 def _local_remote(local: bool, want: str) -> Extractor:
     def ext(evt: Any) -> Any:
-        fi = _sock(evt)
-        if fi is None or fi.type not in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
+        fi = evt.fdinfo
+        if fi is None or fi.type not in _SOCKS or fi.role == S.ROLE_NONE:
             return None
-        is_local = _is_local(evt, fi.sip)
+        is_local = _is_local(evt, fi.sip or bytes(16 if fi.type == S.FD.IPV6_SOCK else 4))
         pick_s = is_local == local
         if want == "ip":
             return _ip(fi.sip if pick_s else fi.dip)
@@ -1194,8 +1248,10 @@ def _is_server(evt: Any) -> bool | None:
         return None
     if fi.type in (S.FD.IPV4_SERVSOCK, S.FD.IPV6_SERVSOCK):
         return True
-    if fi.type in (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK):
-        return _is_local(evt, fi.dip)
+    if fi.type == S.FD.IPV4_SOCK:
+        return _is_local(evt, fi.dip or bytes(4))
+    if fi.type == S.FD.IPV6_SOCK:
+        return _is_local(evt, fi.dip or bytes(16))
     return False
 
 
@@ -1643,8 +1699,8 @@ def bind(cat: FieldCatalog) -> None:
     c("fd.containername", _containername)
     c("fd.containerdirectory", _containerdirectory)
     c("fd.proto", _any_port, _render_list)
-    c("fd.cproto", _proto_of(_cport))
-    c("fd.sproto", _proto_of(_sport))
+    c("fd.cproto", _cproto)
+    c("fd.sproto", _sproto)
     c("fd.lproto", _proto_of(_local_remote(True, "port")))
     c("fd.rproto", _proto_of(_local_remote(False, "port")))
     c("fd.net", _any_ip, _render_list)
@@ -1658,7 +1714,7 @@ def bind(cat: FieldCatalog) -> None:
     c("fd.sip.name", lambda e: None)
     c("fd.lip.name", lambda e: None)
     c("fd.rip.name", lambda e: None)
-    c("fd.dev", _fd_dev("dev"))
+    c("fd.dev", _fd_dev("dev"), lambda v: format(v & 0xFFFFFFFF, "X"))
     c("fd.dev.major", _fd_dev("major"))
     c("fd.dev.minor", _fd_dev("minor"))
     c("fd.ino", _fd_ino)

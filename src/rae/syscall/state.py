@@ -88,12 +88,12 @@ IPPROTO_UDP = 17
 IPPROTO_RAW = 255
 
 # l4 protocols (scap_l4_proto)
-L4_NA = 0
-L4_TCP = 1
-L4_UDP = 2
-L4_ICMP = 3
+L4_UNKNOWN = 0
+L4_NA = 1
+L4_TCP = 2
+L4_UDP = 3
+L4_ICMP = 4
 L4_RAW = 5
-L4_UNKNOWN = 255
 
 ROLE_NONE = 0
 ROLE_CLIENT = 1
@@ -231,6 +231,30 @@ def _split_nul(b: Any) -> list[str]:
     if raw.endswith(b"\0"):
         raw = raw[:-1]
     return [p.decode("utf-8", "surrogateescape") for p in raw.split(b"\0")]
+
+
+def _env_list(entries: list[str]) -> list[str]:
+    """libsinsp's ``set_env`` stops where only NULs remain: drop trailing empty entries."""
+    while entries and entries[-1] == "":
+        entries.pop()
+    return entries
+
+
+def _cgroups(entries: list[str]) -> list[tuple[str, str]]:
+    """``subsys=path`` entries the way libsinsp's ``set_cgroups`` names the subsystems."""
+    out = []
+    for e in entries:
+        if not e:
+            continue
+        cut = e.rfind("=")
+        if cut < 0:
+            out.extend(parse_cgroups([e]))
+            continue
+        sub, path = e[:cut], e[cut + 1 :]
+        sub = sub.replace("_cgroup", "", 1)
+        sub = {"perf": "perf_event", "mem": "memory", "io": "blkio"}.get(sub, sub)
+        out.append((sub, path))
+    return out
 
 
 def ipv4_text(ip: bytes) -> str:
@@ -406,7 +430,7 @@ class Thread:
         self.cwd = ""
         self.uid = UID_NONE
         self.gid = UID_NONE
-        self.loginuid = UID_NONE
+        self.loginuid = 0
         self.cap_inheritable = 0
         self.cap_permitted = 0
         self.cap_effective = 0
@@ -414,7 +438,7 @@ class Thread:
         self.vtid = -1
         self.vpid = -1
         self.flags = 0
-        self.fdlimit = 0
+        self.fdlimit = -1
         self.fds: dict[int, FdInfo] = {}
         self.cgroups: list[tuple[str, str]] = []
         self.container_id = ""
@@ -426,7 +450,7 @@ class Thread:
         self.vmswap_kb = 0
         self.pfmajor = 0
         self.pfminor = 0
-        self.lastevent_fd = -1
+        self.lastevent_fd = 0
         self.lastevent_code = -1
         self.lastevent_valid = False
         self.enter_evt: Any = None
@@ -545,7 +569,7 @@ class Container:
         self.imagetag = ""
         self.imagedigest = ""
         self.ip = ""
-        self.privileged: bool | None = None
+        self.privileged = False
         self.labels: dict[str, str] = {}
         self.mounts: list[dict[str, Any]] = []
         #: creation time, ns since the epoch (0 when unknown)
@@ -587,6 +611,8 @@ class State:
                                       "fds_removed": 0}
         #: evt.num of the last event whose parsing renamed its fd (fd.name_changed)
         self.name_changed_evt = -1
+        #: evt.num of the last event whose fd only the fd fields see (not the parser's own)
+        self.fd_fallback_evt = -1
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
         self._dispatch: dict[int, Handler | None] = {}
@@ -680,7 +706,7 @@ class State:
         t.args = list(rec.args)
         t.flags = (rec.flags or 0) | CL_ACTIVE
         if t.is_main():
-            t.env = list(rec.env or [])
+            t.env = _env_list(list(rec.env or []))
             cwd, _ = concat_paths("", rec.cwd)
             t.cwd = cwd if cwd.endswith("/") else cwd + "/"
         t.fdlimit = rec.fdlimit
@@ -699,7 +725,7 @@ class State:
         t.cap_permitted = rec.cap_permitted or 0
         t.cap_effective = rec.cap_effective or 0
         t.root = rec.root or "/"
-        t.cgroups = parse_cgroups(rec.cgroups or [])
+        t.cgroups = _cgroups(rec.cgroups or [])
         self._resolve_container(t)
         if not self._add_thread(t, from_proc=True):
             return None
@@ -708,7 +734,7 @@ class State:
     def fd_from_record(self, r: Any) -> FdInfo | None:
         """An fd of the capture's fd lists (libsinsp ``add_fd_from_scap``)."""
         typ = r.type
-        fi = FdInfo(r.fd, typ, r.name or "")
+        fi = FdInfo(r.fd, typ, _printable(r.name or ""))
         fi.ino = r.ino or 0
         if typ == FD.IPV4_SOCK or typ == FD.IPV6_SOCK:
             sip, dip = r.sip or b"", r.dip or b""
@@ -719,6 +745,7 @@ class State:
             fi.sport, fi.dport = r.sport or 0, r.dport or 0
             fi.l4proto = r.l4proto if r.l4proto is not None else L4_UNKNOWN
             fi.connected = fi.l4proto == L4_TCP
+            self.infer_local_address(fi)
             fi.name = fi.tuple_text()
         elif typ == FD.IPV4_SERVSOCK or typ == FD.IPV6_SERVSOCK:
             fi.sip = bytes(r.sip or b"")
@@ -734,6 +761,55 @@ class State:
             fi.dev = r.dev or 0
         fi.oldname = fi.name
         return fi
+
+    def _iface_addrs(self, v6: bool) -> list[tuple[bytes, bytes]]:
+        kinds = (2, 4) if v6 else (1, 3)
+        out = []
+        for itf in self.interfaces:
+            if getattr(itf, "type", 0) in kinds:
+                out.append((bytes(itf.addr), bytes(itf.netmask or b"")))
+        return out
+
+    def _infer_addr(self, dest: bytes, v6: bool) -> bytes:
+        """The local address a socket talking to ``dest`` most likely has (libsinsp
+        ``infer_ipv4_address``): an exact match, then same subnet, then the first non-loopback."""
+        ifaces = self._iface_addrs(v6)
+        for addr, _mask in ifaces:
+            if addr == dest:
+                return addr
+        for addr, mask in ifaces:
+            if v6:
+                if addr[:8] == dest[:8]:
+                    return addr
+            elif mask and len(mask) == 4 and all((a & m) == (d & m) for a, d, m in zip(addr, dest, mask,
+                                                                                       strict=False)):
+                return addr
+        loop = b"\0" * 15 + b"\x01" if v6 else b"\x7f\0\0\x01"
+        for addr, _mask in ifaces:
+            if addr != loop:
+                return addr
+        return bytes(16 if v6 else 4)
+
+    def infer_local_address(self, fi: FdInfo) -> None:
+        """Fill an unspecified end of a socket from the interface list (libsinsp ``update_fd``)."""
+        if fi.type not in _INET_SOCKS:
+            return
+        v6 = fi.type == FD.IPV6_SOCK
+        zero = bytes(16 if v6 else 4)
+        sip = fi.sip or zero
+        dip = fi.dip or zero
+        if sip != zero and dip != zero:
+            return
+        if sip == zero:
+            new = self._infer_addr(dip, v6)
+            if new == dip and fi.sport == fi.dport:
+                return
+            fi.sip = new
+        else:
+            new = self._infer_addr(sip, v6)
+            if new == sip and fi.sport == fi.dport:
+                return
+            fi.dip = new
 
     def _fix_proc_sockets(self) -> None:
         server_ports = {f.sport for t in self.threads.values() for f in t.fds.values()
@@ -783,6 +859,7 @@ class State:
         t = Thread(self, tid)
         t.comm = "<NA>"
         t.exe = "<NA>"
+        t.loginuid = UID_NONE
         self.threads[tid] = t
         self.stats["threads_added"] += 1
         return t
@@ -805,20 +882,29 @@ class State:
     def container_of(self, t: Thread) -> Container | None:
         return self.containers.get(t.container_id) if t.container_id else None
 
-    def _container_json(self, evt: Any) -> None:
+    def _container_thread(self, cid: str) -> Thread:
+        t = Thread(self, -1)
+        t.pid = -1
+        t.vtid = t.vpid = -2
+        t.comm = "container:" + cid
+        t.container_id = cid
+        t.uid = t.gid = 0
+        return t
+
+    def _container_json(self, evt: Any) -> str | None:
         raw = evt.arg("json")
         if not raw:
-            return
+            return None
         try:
             doc = json.loads(bytes(raw).rstrip(b"\0").decode("utf-8", "replace"))
         except ValueError:
-            return
+            return None
         c = doc.get("container") if isinstance(doc, dict) else None
         if not isinstance(c, dict):
-            return
+            return None
         cid = c.get("id")
         if not isinstance(cid, str):
-            return
+            return None
         info = Container(cid, _CT_TYPES.get(c.get("type", 0), "docker") if isinstance(c.get("type"), int)
                          else "docker")
         for key, attr in (("full_id", "full_id"), ("name", "name"), ("image", "image"),
@@ -838,21 +924,19 @@ class State:
         mounts = c.get("Mounts") or c.get("mounts")
         if isinstance(mounts, list):
             info.mounts = [m for m in mounts if isinstance(m, dict)]
-        if not info.imagerepo and info.image:
-            repo, tag, digest = split_image(info.image)
-            info.imagerepo, info.imagetag = repo, info.imagetag or tag
-            info.imagedigest = info.imagedigest or digest
         self.containers[cid] = info
+        return cid
 
-    def _container_evt(self, evt: Any) -> None:
+    def _container_evt(self, evt: Any) -> str | None:
         cid = _text(evt.arg("id"))
         if not cid:
-            return
+            return None
         typ = evt.arg("type")
         info = Container(cid, _CT_TYPES.get(typ, "docker") if isinstance(typ, int) else "docker")
         info.name = _text(evt.arg("name"))
         info.image = _text(evt.arg("image"))
         self.containers[cid] = info
+        return cid
 
     # --- per event -------------------------------------------------------------------------------
     def process(self, evt: Any) -> None:
@@ -870,19 +954,29 @@ class State:
         info = evt.info
         flags = info.flags
         evt.fdinfo = None
+        evt.extra = self
         if flags & EF_SKIPPARSERESET:
-            evt.thread = self.threads.get(evt.tid) if info.name == "procinfo" else None
+            # libsinsp attaches no thread here, but the fields look the thread up when they run
+            evt.thread = self.threads.get(evt.tid)
             return
         name = info.name
         if name == "switch":
-            evt.thread = self.threads.get(evt.tid)
+            t = evt.thread = self.threads.get(evt.tid)
+            if t is not None and evt.nparams >= 6:
+                p = evt.params
+                t.pfmajor, t.pfminor = p[1], p[2]
+                m = t.main()
+                if m is not None:
+                    m.vmsize_kb, m.vmrss_kb, m.vmswap_kb = p[3], p[4], p[5]
             return
         if name == "container":
-            evt.thread = None
+            cid = None
             if evt.arg("json") is not None:
-                self._container_json(evt)
+                cid = self._container_json(evt)
             elif info.dir == ">" and evt.arg("id") is not None:
-                self._container_evt(evt)
+                cid = self._container_evt(evt)
+            # libsinsp gives a container event a detached thread standing for the container
+            evt.thread = self._container_thread(cid) if cid else self.threads.get(evt.tid)
             return
         enter = info.dir == ">"
         tid = evt.tid
@@ -891,6 +985,8 @@ class State:
             if not enter and name in _CLONE_NAMES:
                 evt.thread = None
                 self._clone_exit(evt, None)
+                # the fields find the thread the child's clone exit may just have created
+                evt.thread = self.threads.get(tid)
                 return
             t = self._fake_thread(tid)
             if t is None:
@@ -944,6 +1040,8 @@ class State:
             t = evt.thread
             if t is not None and evt.fdinfo is None and t.lastevent_fd != -1:
                 evt.fdinfo = t.get_fd(t.lastevent_fd)
+                if evt.fdinfo is not None:
+                    self.fd_fallback_evt = evt.num
         else:
             evt.fdinfo = None
 
@@ -1110,7 +1208,7 @@ class State:
         else:
             c.vtid, c.vpid = c.tid, c.pid
         if has_v:
-            c.cgroups = parse_cgroups(_split_nul(evt.arg("cgroups")))
+            c.cgroups = _cgroups(_split_nul(evt.arg("cgroups")))
             self._resolve_container(c)
         elif valid_parent:
             c.cgroups = list(ptinfo.cgroups)
@@ -1142,9 +1240,9 @@ class State:
             if isinstance(v, int):
                 setattr(t, attr, v)
         if "env" in pidx:
-            t.env = _split_nul(evt.arg("env"))
+            t.env = _env_list(_split_nul(evt.arg("env")))
         if "cgroups" in pidx:
-            t.cgroups = parse_cgroups(_split_nul(evt.arg("cgroups")))
+            t.cgroups = _cgroups(_split_nul(evt.arg("cgroups")))
             self._resolve_container(t)
         if "tty" in pidx:
             tty = evt.arg("tty")
@@ -1520,6 +1618,7 @@ class State:
                 return
             if fi.l4proto == L4_UNKNOWN:
                 fi.l4proto = L4_UDP
+            self.infer_local_address(fi)
             if fi.role == ROLE_NONE:
                 fi.role = ROLE_SERVER if incoming else ROLE_CLIENT
             if (incoming and fi.role == ROLE_CLIENT) or (not incoming and fi.role == ROLE_SERVER):
@@ -1529,7 +1628,7 @@ class State:
             fi.type = FD.UNIX_SOCK
             if len(tup) >= 4:
                 fi.unix_source, fi.unix_dest = tup[1], tup[2]
-                fi.name = _text(tup[3])
+                fi.name = _printable(_text(tup[3]))
 
 
 _MISSING: Any = object()
