@@ -345,3 +345,16 @@ def test_truncated_capture_is_an_error(tmp_path: Path, corpus_dir: Path) -> None
         for _ in open_capture_source(str(p)):
             seen += 1
     assert seen > 0
+
+
+def test_main_thread_that_exited_first_goes_with_its_last_thread() -> None:
+    st = make_state()
+    st.process(ev(222, 100))
+    st.process(clone_x(100, 102, pid=100, ptid=1, flags=CL_CLONE_THREAD | CL_CLONE_FILES))
+    st.process(ev(186, 100, 0, 0, 0, 0))  # the main thread exits first: its threads still run
+    st.process(ev(6, 102, 5, 1))
+    assert 100 in st.threads and st.threads[102].get_fd(5) is not None
+    for tid in (101, 102):
+        st.process(ev(186, tid, 0, 0, 0, 0))
+    st.process(ev(6, 1, 0, 1))
+    assert not {100, 101, 102} & set(st.threads)

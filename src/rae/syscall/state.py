@@ -845,12 +845,17 @@ class State:
             return
         if t.nchilds and not force:
             return
+        m = None
         if t.flags & CL_CLONE_THREAD and t.pid != t.tid:
             m = self.threads.get(t.pid)
             if m is not None and m.nchilds > 0:
                 m.nchilds -= 1
         del self.threads[tid]
         self.stats["threads_removed"] += 1
+        # a main thread that exited before its threads goes with the last of them (libsinsp keeps
+        # it until an inactivity scan; a replay has none, so the table would only grow)
+        if m is not None and m.nchilds == 0 and m.flags & CL_CLOSED:
+            self.remove_thread(m.tid)
 
     def _fake_thread(self, tid: int) -> Thread | None:
         if len(self.threads) >= self.max_threads:
