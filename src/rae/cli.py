@@ -59,10 +59,17 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, modules = _build_parser()
-    args = parser.parse_args(argv)
+    # positionals may follow options (`rae replay FILE -p FORMAT FILTER`): verbs that take
+    # trailing positionals declare TRAILING_POSITIONALS and get them appended
+    args, extra = parser.parse_known_args(argv)
     if args.verb is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    trailing = getattr(modules[args.verb], "TRAILING_POSITIONALS", None)
+    if extra:
+        if trailing is None or any(x.startswith("-") and x != "-" for x in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        setattr(args, trailing, [*getattr(args, trailing), *extra])
     try:
         return int(modules[args.verb].main(args))  # type: ignore[attr-defined]
     except RaeError as exc:

@@ -154,3 +154,16 @@ def test_replay_case(
             want = corpus_path(corpus_dir, golden).read_text().splitlines()
             got = [line for line in text.splitlines() if line in set(want)]
             assert got == want, f"golden {golden} differs"
+
+
+def test_print_mode_filter_after_options(corpus_dir: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """`rae replay FILE -p FORMAT FILTER`: the trailing filter is taken, as sysdig takes it."""
+    cap = corpus_dir / "falco-regression" / "trace_files" / "cat_write.scap"
+    rc = rae_main(["replay", str(cap), "-p", "%evt.num %evt.type %evt.dir %fd.name", "evt.type=open and evt.dir=<"])
+    out, err = capfd.readouterr()
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 4 and all(" open < " in line for line in lines)
+    assert lines[-1].endswith("/dev/null")
+    rc = rae_main(["replay", str(cap), "-p", "%evt.num", "evt.type=open and"])
+    assert rc == 1 and "invalid filter" in capfd.readouterr().err

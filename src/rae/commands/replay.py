@@ -32,7 +32,10 @@ from rae.priority import Priority
 from rae.rules import LoadOptions, Ruleset, compile_filter, compile_format, load_rules
 from rae.sources import EventSource, open_replay
 
-__all__ = ["add_arguments", "main", "run_replay"]
+__all__ = ["TRAILING_POSITIONALS", "add_arguments", "main", "run_replay"]
+
+#: positionals after options (``FILE -p FORMAT FILTER``) join ``files``
+TRAILING_POSITIONALS = "files"
 
 log = logging.getLogger("rae.replay")
 
