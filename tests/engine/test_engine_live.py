@@ -61,6 +61,16 @@ K8S_RULE_TEXT = f"""
 """
 
 
+MKDIR_RULE = "Engine test mkdir"
+MKDIR_RULE_TEXT = f"""
+- rule: {MKDIR_RULE}
+  desc: a directory named like the test's
+  condition: evt.type in (mkdir, mkdirat) and evt.dir=< and evt.arg.path contains engine-test-newdir
+  output: directory made (proc.name=%proc.name path=%evt.arg.path)
+  priority: NOTICE
+"""
+
+
 class Env:
     def __init__(self, tmp: Path, run: RaeRun, rules: Path, ca: trustme.CA, hook_url: str) -> None:
         self.tmp = tmp
@@ -184,10 +194,14 @@ def test_drop_alert_is_the_internal_rule(env: Env) -> None:
     env.run.err.wait_for(lambda ln: "Warning: Falco internal: syscall event drop." in ln)
 
 
+def _rules_v2(env: Env) -> str:
+    return _syscall_rule(RULE_B, env.marker_b, "ERROR") + MKDIR_RULE_TEXT + K8S_RULE_TEXT
+
+
 def test_hot_reload_on_rules_change(env: Env) -> None:
     err_start = len(env.run.err)
-    replace_file(env.rules, _syscall_rule(RULE_B, env.marker_b, "ERROR") + K8S_RULE_TEXT)
-    env.run.err.wait_for(lambda ln: "Rules reloaded" in ln, err_start)
+    replace_file(env.rules, _rules_v2(env))
+    env.run.err.wait_for(lambda ln: "Rules reloaded: 3 rules enabled" in ln, err_start)
     start = len(env.run.out)
     _cat(env.marker_a)  # rule A is gone
     _cat(env.marker_b)
@@ -195,6 +209,17 @@ def test_hot_reload_on_rules_change(env: Env) -> None:
     assert alert["priority"] == "Error"
     assert alert["output_fields"]["fd.name"] == str(env.marker_b)
     assert [a["rule"] for a in env.run.alerts(start) if a["source"] == "syscall"] == [RULE_B]
+
+
+def test_reload_widens_the_syscall_selection(env: Env) -> None:
+    # mkdir is not in the state set: only the new rule puts it in the probe's selection
+    assert any("syscall selection updated" in ln for ln in env.run.err.lines)
+    start = len(env.run.out)
+    newdir = env.tmp / "engine-test-newdir"
+    subprocess.run(["mkdir", str(newdir)], check=True)
+    _, alert = env.run.wait_alert(_is_rule(MKDIR_RULE), start)
+    assert alert["output_fields"]["evt.arg.path"] == str(newdir)
+    assert alert["output_fields"]["proc.name"] == "mkdir"
 
 
 def test_invalid_rules_keep_the_running_ones(env: Env) -> None:
@@ -215,14 +240,26 @@ def test_invalid_rules_keep_the_running_ones(env: Env) -> None:
 
 
 def test_sighup_reloads(env: Env) -> None:
-    replace_file(env.rules, _syscall_rule(RULE_B, env.marker_b, "ERROR") + K8S_RULE_TEXT)
-    env.run.err.wait_for(lambda ln: "Rules reloaded" in ln, len(env.run.err) - 3)
+    err_start = len(env.run.err)
+    replace_file(env.rules, _rules_v2(env))
+    env.run.err.wait_for(lambda ln: "Rules reloaded" in ln, err_start)
     before = env.run.metric("falcosecurity_falco_reload_timestamp_nanoseconds")
     err_start = len(env.run.err)
     env.run.signal(signal.SIGHUP)
     env.run.err.wait_for(lambda ln: "SIGHUP received" in ln, err_start)
     env.run.err.wait_for(lambda ln: "Rules reloaded" in ln, err_start)
     assert (env.run.metric("falcosecurity_falco_reload_timestamp_nanoseconds") or 0) > (before or 0)
+
+
+def test_config_change_reloads_the_outputs(env: Env) -> None:
+    err_start = len(env.run.err)
+    cfg = env.tmp / "rae.yaml"
+    replace_file(cfg, cfg.read_text() + "json_include_tags_property: false\n")
+    env.run.err.wait_for(lambda ln: "outputs reconfigured: stdout" in ln, err_start)
+    start = len(env.run.out)
+    _cat(env.marker_b)
+    _, alert = env.run.wait_alert(_is_rule(RULE_B), start)
+    assert "tags" not in alert
 
 
 def test_sigterm_flushes_and_exits_0(env: Env) -> None:
