@@ -60,9 +60,9 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
     wait_for(ok, timeout, f"127.0.0.1:{port}")
 
 
-def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0, sig: int = signal.SIGTERM) -> None:
     if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -274,8 +274,10 @@ def receiver() -> Iterator[Receiver]:
 
 
 @contextlib.contextmanager
-def daemon(argv: list[str], port: int, log: Path, **kw: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server process until the context ends; wait for its TCP port."""
+def daemon(
+    argv: list[str], port: int, log: Path, stop_signal: int = signal.SIGTERM, **kw: Any
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the context ends (``stop_signal``, then SIGKILL); wait for its TCP port."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, **kw)
     try:
@@ -285,7 +287,7 @@ def daemon(argv: list[str], port: int, log: Path, **kw: Any) -> Iterator[subproc
             raise AssertionError(f"{argv[0]} did not start: {log.read_text()[-2000:]}") from None
         yield proc
     finally:
-        stop_process(proc)
+        stop_process(proc, sig=stop_signal)
 
 
 @pytest.fixture(scope="session")

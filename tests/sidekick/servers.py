@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -66,25 +67,33 @@ def nats_server(tmp: Path) -> Iterator[Server]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[Server]:
-    """initdb into a fresh directory (as the postgres user when we are root) and run postgres."""
+def postgres_server(base: Path | None = None, port: int | None = None) -> Iterator[Server]:
+    """initdb into a fresh directory (as the postgres user when we are root) and run postgres.
+
+    With ``base`` (a directory from an earlier run) the same cluster is started again.
+    """
     initdb, postgres = need("initdb"), need("postgres")
-    base = Path(tempfile.mkdtemp(prefix="rae-pg-", dir="/tmp"))
-    prefix: list[str] = []
+    owned = base is None
+    base = base or Path(tempfile.mkdtemp(prefix="rae-pg-", dir="/tmp"))
+    as_user: dict[str, Any] = {}
     try:
-        if os.geteuid() == 0:
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root; the process itself switches user
             shutil.chown(base, "postgres", "postgres")
-            prefix = ["runuser", "-u", "postgres", "--"]
+            as_user = {"user": "postgres", "group": "postgres", "extra_groups": []}
         data = base / "data"
-        subprocess.run([*prefix, initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                       check=True, capture_output=True, timeout=120)
-        port = free_port()
-        argv = [*prefix, postgres, "-D", str(data), "-p", str(port), "-k", str(base),
+        if not data.exists():
+            subprocess.run([initdb, "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+                           check=True, capture_output=True, timeout=120, cwd=base, **as_user)
+        port = port or free_port()
+        argv = [postgres, "-D", str(data), "-p", str(port), "-k", str(base),
                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-        with daemon(argv, port, Path(tempfile.gettempdir()) / f"rae-pg-{port}.log") as proc:
+        # SIGINT: PostgreSQL's "fast" shutdown, which does not wait for clients to disconnect
+        log = Path(tempfile.gettempdir()) / f"rae-pg-{port}.log"
+        with daemon(argv, port, log, signal.SIGINT, cwd=base, **as_user) as proc:
             yield Server(port, base, proc)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if owned:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @contextlib.contextmanager

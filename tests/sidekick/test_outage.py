@@ -104,3 +104,47 @@ def test_redis_over_mutual_tls(tmp_path, sidekick_factory, pki) -> None:
             client.close()
         [(uid, body)] = stored.items()
         assert json.loads(body)["rule"] == "Over TLS" and json.loads(body)["uuid"] == uid.decode()
+
+
+def test_postgresql_restart_within_bound(sidekick_factory) -> None:
+    """PostgreSQL stopped and started again (same cluster): asyncpg reconnects, every row arrives once."""
+    import asyncio
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import asyncpg
+
+    from .servers import postgres_server
+
+    async def sql(port: int, query: str, db: str = "falcosidekick") -> list:
+        conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=db)
+        try:
+            return await conn.fetch(query)
+        finally:
+            await conn.close()
+
+    base = Path(tempfile.mkdtemp(prefix="rae-pg-outage-", dir="/tmp"))
+    port = free_port()
+    try:
+        with postgres_server(base, port):
+            asyncio.run(sql(port, "CREATE DATABASE falcosidekick", "postgres"))
+            asyncio.run(sql(port, "CREATE TABLE falcosidekick_events (time timestamptz, rule text, priority text,"
+                                  " source text, output text, tags text, hostname text)"))
+            sk = sidekick_factory({"timescaledb": {"host": "127.0.0.1", "port": str(port)},
+                                   "buffer": {"initialbackoff": 0.05, "maxbackoff": 0.2}})
+            assert sk.post(alert(rule="Before", n=0))[0] == 200
+            wait_for(lambda: sk.metric("falcosecurity_falcosidekick_outputs_total", destination="timescaledb",
+                                       status="ok") == 1, 20, "first row")
+        for n in range(1, 11):
+            assert sk.post(alert(rule="During", n=n))[0] == 200
+        wait_for(lambda: sk.metric("rae_sidekick_output_buffer_events", destination="timescaledb") == 10, 20,
+                 f"10 buffered\n{sk.log()}")
+        with postgres_server(base, port):
+            wait_for(lambda: sk.metric("rae_sidekick_output_buffer_events", destination="timescaledb") == 0, 30,
+                     "buffer drained")
+            rows = asyncio.run(sql(port, "SELECT rule, count(*) AS n FROM falcosidekick_events GROUP BY rule"))
+        assert {r["rule"]: r["n"] for r in rows} == {"Before": 1, "During": 10}
+        assert sk.metric("rae_sidekick_output_dropped_total", destination="timescaledb") == 0
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
