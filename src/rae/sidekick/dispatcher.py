@@ -49,6 +49,7 @@ __all__ = ["Deduplicator", "Dispatcher", "OutputRunner", "Route"]
 
 log = logging.getLogger("rae.sidekick")
 
+_MAX_WORKERS = 64
 _VOLATILE_FIELD_PREFIXES = ("evt.time", "evt.rawtime", "evt.datetime", "evt.reltime", "evt.num", "evt.latency")
 
 
@@ -155,8 +156,8 @@ class OutputRunner:
             await self.output.start()
         except Exception as exc:  # the server may come later; send() reconnects
             log.error("%s: %s", self.name, exc)
-        workers = int(self.output.cfg.get("maxconcurrentrequests") or 1)
-        workers = max(1, min(workers, 64))
+        workers = int(self.output.cfg.get("maxconcurrentrequests", 1) or 0)
+        workers = _MAX_WORKERS if workers <= 0 else min(workers, _MAX_WORKERS)  # 0: "unlimited"
         self._tasks = [asyncio.create_task(self._worker(), name=f"sidekick-{self.name}-{i}") for i in range(workers)]
 
     async def stop(self, drain_timeout: float) -> None:
