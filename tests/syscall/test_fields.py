@@ -308,3 +308,16 @@ def test_extractors_survive_corrupt_captures(tmp_path: Path, corpus_dir: Path) -
             except RaeError:
                 pass
     assert evaluated > 500
+
+
+def test_fs_path_fields(st: State) -> None:
+    r = run(st, ev(174, 100), ev(175, 100, 0, b"a.txt", b"/tmp/b.txt"))
+    assert get("fs.path.source", r) == "/home/u/a.txt" and get("fs.path.sourceraw", r) == "a.txt"
+    assert get("fs.path.target", r) == "/tmp/b.txt" and get("fs.path.name", r) is None
+    sl = run(st, ev(180, 100), ev(181, 100, 0, b"/etc/passwd", AT_FDCWD, b"link"))
+    assert get("fs.path.source", sl) == "/home/u/link" and get("fs.path.target", sl) == "/etc/passwd"
+    u = run(st, ev(302, 100), ev(303, 100, 0, AT_FDCWD, b"gone", 0))
+    assert get("fs.path.name", u) == "/home/u/gone"
+    failed = run(st, ev(302, 100), ev(303, 100, -2, AT_FDCWD, b"gone", 0))
+    assert get("fs.path.name", failed) is None
+    assert get("fs.path.name", run(st, ev(6, 100, 0, 1))) is None

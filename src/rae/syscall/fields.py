@@ -1322,48 +1322,67 @@ def _fd_types_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
 
 # --- fs.path.* ---------------------------------------------------------------------------------------
 
-_FS_PATH_PARAMS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # event name → (name params, source params); target = the second of a two-path call
-    "mkdir": (("path",), ()), "mkdirat": (("path",), ()), "rmdir": (("path",), ()),
-    "unlink": (("path",), ()), "unlinkat": (("name",), ()), "open": (("name",), ()),
-    "openat": (("name",), ()), "openat2": (("name",), ()), "creat": (("name",), ()),
-    "chmod": (("filename",), ()), "fchmodat": (("filename",), ()),
-    "rename": ((), ("oldpath",)), "renameat": ((), ("oldpath",)), "renameat2": ((), ("oldpath",)),
-    "link": ((), ("oldpath",)), "linkat": ((), ("oldpath",)),
-    "symlink": ((), ("target",)), "symlinkat": ((), ("target",)),
+#: exit event → (path parameter, source parameter, target parameter), as Falco's fs.path checks
+#: ("@fd" is the name of the event's fd); they apply only to calls that succeeded
+_FS_PATHS: dict[str, tuple[str | None, str | None, str | None]] = {
+    "mkdir": ("path", None, None), "mkdirat": ("path", None, None), "rmdir": ("path", None, None),
+    "unlink": ("path", None, None), "unlinkat": ("name", None, None), "open": ("name", None, None),
+    "openat": ("name", None, None), "openat2": ("name", None, None), "fchmodat": ("filename", None, None),
+    "chmod": ("filename", None, None), "fchmod": ("@fd", None, None), "chown": ("path", None, None),
+    "lchown": ("path", None, None), "fchown": ("@fd", None, None), "fchownat": ("pathname", None, None),
+    "quotactl": ("special", None, None), "umount": ("name", None, None), "umount2": ("name", None, None),
+    "rename": (None, "oldpath", "newpath"), "renameat": (None, "oldpath", "newpath"),
+    "renameat2": (None, "oldpath", "newpath"), "link": (None, "newpath", "oldpath"),
+    "linkat": (None, "newpath", "oldpath"), "symlink": (None, "linkpath", "target"),
+    "symlinkat": (None, "linkpath", "target"), "mount": (None, "dev", "dir"),
 }
-_FS_TARGET = {"rename": "newpath", "renameat": "newpath", "renameat2": "newpath", "link": "newpath",
-              "linkat": "newpath", "symlink": "linkpath", "symlinkat": "linkpath"}
+_FS_DIRFD = {"oldpath": ("olddirfd", "olddir"), "newpath": ("newdirfd", "newdir"), "linkpath": ("linkdirfd",)}
 
 
 def _fs_path(which: str, raw: bool) -> Extractor:
+    slot = {"name": 0, "source": 1, "target": 2}[which]
+
     def ext(evt: Any) -> str | None:
         info = evt.info
         if info.dir != "<":
             return None
-        names = _FS_PATH_PARAMS.get(info.name)
-        if names is None:
+        spec = _FS_PATHS.get(info.name)
+        if spec is None or spec[slot] is None:
             return None
-        if which == "name":
-            pnames = names[0]
-        elif which == "source":
-            pnames = names[1]
+        pidx = info.param_index
+        if "res" in pidx:
+            if _param_by_name(evt, "res") != 0:
+                return None
         else:
-            tgt = _FS_TARGET.get(info.name)
-            pnames = (tgt,) if tgt else ()
-        for pn in pnames:
-            v = _param_by_name(evt, pn)
-            if v is None:
-                continue
-            path = _text(v)
-            if raw:
-                return path
-            t = evt.thread
-            if t is None or path.startswith("/"):
-                return S.concat_paths("", path)[0]
-            i = info.param_index[pn]
-            return S.concat_paths(_base_dir(evt, i, info.params[i].type, t), path)[0]
-        return None
+            fd = _param_by_name(evt, "fd")
+            if not isinstance(fd, int) or _s64(fd) == -1:
+                return None
+        pname = spec[slot]
+        if pname == "@fd":
+            fi = evt.fdinfo
+            return None if fi is None else fi.name
+        if pname not in pidx:
+            return None
+        v = _param_by_name(evt, pname)
+        if v is None:
+            return None
+        path = _text(v)
+        nul = path.find("\0")
+        if nul >= 0:
+            path = path[:nul]
+        if raw or path.startswith("/"):
+            return path
+        t = evt.thread
+        st = evt.extra
+        if t is None or not isinstance(st, S.State):
+            return None
+        dirfd = None
+        for dname in _FS_DIRFD.get(pname, ("dirfd",)):
+            if dname in pidx:
+                dirfd = _param_by_name(evt, dname)
+                break
+        base = st.dirfd_base(evt, t, path, _s64(dirfd) if isinstance(dirfd, int) else S.AT_FDCWD)
+        return S.concat_paths(base, path)[0]
 
     return ext
 
