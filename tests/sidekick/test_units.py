@@ -155,3 +155,67 @@ def test_every_output_is_registered_with_defaults() -> None:
     for name, cls in OUTPUT_CLASSES.items():
         assert cls.enable_key in cls.defaults, name
         assert not cls.is_enabled(load(None, {}).section(name)), name
+
+
+class _StuckOutput:
+    """An output whose delivery never finishes (a server that accepts and never answers)."""
+
+    name = "stuck"
+    max_batch = 1
+    cfg: dict = {"maxconcurrentrequests": 2}
+
+    def __init__(self) -> None:
+        self.ctx = OutputContext(load(None, {}))
+
+    def build(self, event):
+        return event.rule
+
+    async def start(self) -> None:
+        pass
+
+    async def send(self, payload) -> None:
+        import asyncio
+
+        await asyncio.sleep(3600)
+
+    async def close(self) -> None:
+        pass
+
+
+def test_shutdown_counts_in_flight_and_buffered_events() -> None:
+    import asyncio
+
+    from rae.sidekick.dispatcher import OutputRunner, Route
+
+    metrics = SidekickMetrics()
+
+    async def scenario() -> None:
+        runner = OutputRunner(_StuckOutput(), Route(), metrics, capacity=10, initial_backoff=0.1, max_backoff=1)
+        await runner.start()
+        for n in range(5):
+            assert runner.offer(_event(n=n))
+        await asyncio.sleep(0.05)  # two events in flight, three buffered
+        await runner.stop(drain_timeout=0.05)
+
+    asyncio.run(scenario())
+    assert metrics.dropped.labels("stuck", "shutdown")._value.get() == 5
+
+
+def test_route_and_dedup_units() -> None:
+    from rae.sidekick.dispatcher import Deduplicator, Route
+
+    route = Route.from_config("x", {"minimumpriority": "error", "rules": ["Write *"], "tags": ["fs"]})
+    assert route.accepts(_event(rule="Write below etc", priority="Critical", tags=["fs", "x"]))
+    assert not route.accepts(_event(rule="Write below etc", priority="Warning", tags=["fs"]))
+    assert not route.accepts(_event(rule="Read", priority="Critical", tags=["fs"]))
+    assert not route.accepts(_event(rule="Write below etc", priority="Critical", tags=["net"]))
+    assert route.accepts(_event(rule="Test rule", priority="Debug", tags=[]))
+
+    d = Deduplicator(10.0, ("proc.name",))
+    assert d.admit(_event(n=1), now=0)
+    assert not d.admit(_event(n=2), now=1)  # container.id differs, but only proc.name identifies
+    assert d.admit(_event(n=3, fields={"proc.name": "sh"}), now=2)
+    assert d.flush(now=5) == []
+    [summary] = d.flush(now=10.5)
+    assert summary.output_fields["rae.dedup.count"] == 1 and summary.output_fields["container.id"] == "c0002"
+    assert d.admit(_event(n=4), now=11)  # a new window

@@ -229,6 +229,9 @@ class OutputRunner:
                 await self.output.send(items[0].payload)
             else:
                 await self.output.send_many([item.payload for item in items])
+        except asyncio.CancelledError:  # shutdown mid-delivery: back to the buffer, counted as not delivered
+            self.buffer.extendleft(reversed(items))
+            raise
         except Exception as exc:
             retryable = exc.retryable if isinstance(exc, OutputError) else True
             self.metrics.outputs.labels(self.name, "error").inc(n)
