@@ -1491,7 +1491,13 @@ def _k8s_label(key: str) -> Extractor:
 
 
 def _mount_factory(what: str) -> Factory:
+    """``container.mount*[X]``: X is an index or a glob. As in libsinsp, ``.source[X]`` looks the
+    mount up by destination, the others by source; no match → no value."""
     import fnmatch
+
+    by_key = "Destination" if what == "source" else "Source"
+    out_key = {"source": "Source", "dest": "Destination", "mode": "Mode", "rdwr": "RW",
+               "propagation": "Propagation"}.get(what)
 
     def factory(_spec: FieldSpec, arg: str | None) -> Extractor:
         def find(c: S.Container) -> dict[str, Any] | None:
@@ -1501,9 +1507,7 @@ def _mount_factory(what: str) -> Factory:
                 i = int(arg)
                 return c.mounts[i] if i < len(c.mounts) else None
             for m in c.mounts:
-                src = str(m.get("Source", m.get("source", "")))
-                dst = str(m.get("Destination", m.get("destination", "")))
-                if fnmatch.fnmatchcase(src if what == "source_key" else dst, arg):
+                if fnmatch.fnmatchcase(str(m.get(by_key) or ""), arg):
                     return m
             return None
 
@@ -1513,15 +1517,13 @@ def _mount_factory(what: str) -> Factory:
                 return None
             m = find(c)
             if m is None:
-                return "N/A" if what != "mount" else None
-            if what == "mount":
+                return None
+            if out_key is None:
                 return _mount_text(m)
-            key = {"source": "Source", "dest": "Destination", "mode": "Mode", "rdwr": "RW",
-                   "propagation": "Propagation"}[what]
-            v = m.get(key, m.get(key.lower()))
-            if isinstance(v, bool):
+            v = m.get(out_key)
+            if out_key == "RW":
                 return "true" if v else "false"
-            return "N/A" if v is None else str(v)
+            return "" if v is None else str(v)
 
         return ext
 
