@@ -23,11 +23,12 @@ import pytest
 
 from .conftest import daemon, free_port, http, wait_for
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian keeps the PostgreSQL server binaries out of PATH, under the major version
+PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
 
 
 def need(binary: str) -> str:
-    path = shutil.which(binary) or (str(PG_BIN / binary) if (PG_BIN / binary).exists() else None)
+    path = shutil.which(binary) or next((str(d / binary) for d in PG_BINS if (d / binary).exists()), None)
     if path is None:
         pytest.skip(f"{binary} is not installed (tools/apt-packages.txt; run `make deps`)")
     return path
