@@ -12,10 +12,8 @@ second, from the first request to the last event leaving the engine.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
-import ssl
 import tempfile
 import threading
 import time
@@ -24,6 +22,7 @@ from typing import Any
 
 import trustme
 
+from bench.k8s_audit.client import post_all
 from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig
 from rae.rules import LoadOptions, load_rules
 
@@ -56,33 +55,6 @@ def _bodies(n_events: int, batch: int) -> list[bytes]:
     return bodies
 
 
-def _client(port: int, ca_pem: bytes, bodies: list[bytes], clients: int, result: Any) -> None:
-    ctx = ssl.create_default_context(cadata=ca_pem.decode())
-    errors = []
-
-    def run(part: list[bytes]) -> None:
-        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=60)
-        for body in part:
-            while True:
-                conn.request("POST", "/k8s-audit", body=body, headers={"Content-Type": "application/json"})
-                resp = conn.getresponse()
-                resp.read()
-                if resp.status == 503:  # engine busy: back off as kube-apiserver would
-                    time.sleep(0.01)
-                    continue
-                if resp.status != 200:
-                    errors.append(resp.status)
-                break
-        conn.close()
-
-    threads = [threading.Thread(target=run, args=(bodies[i::clients],)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    result.put(errors)
-
-
 def bench(batch: int, n_events: int, clients: int, rules: str, tls: dict[str, Any]) -> dict[str, Any]:
     ruleset = load_rules([rules], LoadOptions())
     hook = AuditWebhook(
@@ -110,11 +82,13 @@ def bench(batch: int, n_events: int, clients: int, rules: str, tls: dict[str, An
     eng.start()
     result: Any = multiprocessing.get_context("spawn").Queue()
     proc = multiprocessing.get_context("spawn").Process(
-        target=_client, args=(port, tls["ca"], bodies, clients, result)
+        target=post_all, args=(port, tls["ca"], bodies, clients, result)
     )
     t0 = time.perf_counter()
     proc.start()
-    done.wait(600)
+    while not done.wait(0.5):
+        if not proc.is_alive() and proc.exitcode not in (0, None):
+            raise SystemExit(f"the client process failed (exit {proc.exitcode})")
     proc.join(60)
     errors = result.get(timeout=10)
     hook.stop_thread()

@@ -41,6 +41,8 @@ def _load(path: str, by: int) -> tuple[ScapReader, list[tuple[int, int, int, int
     evts: list[tuple[int, int, int, int, int, bytes]] = []
     with r:
         for e in r:
+            if e.info.name == "procinfo":
+                continue  # per-thread CPU samples: sysdig hides them; a benchmark of them measures nothing
             raw = bytes(e.raw or b"")
             if by and any(p.type == "PID" for p in e.info.params[:e.nparams]):
                 params = list(e.params)

@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-T", dest="skip_tags", action="append", default=[], metavar="TAG", help="disable rules with tag")
     p.add_argument("-p", dest="format", metavar="FORMAT", help="print FORMAT for each event matching FILTER")
     p.add_argument("--no-summary", action="store_true", help="do not print the end-of-run summary")
+    p.add_argument(
+        "--internal", action="store_true", help="with -p: also print internal events (procinfo…), like sysdig -D"
+    )
 
 
 def _split_filter(files: list[str]) -> tuple[list[str], str | None]:
@@ -58,7 +61,18 @@ def _split_filter(files: list[str]) -> tuple[list[str], str | None]:
     return files, None
 
 
-def _print_events(sources: list[EventSource], fmt_text: str, filter_text: str | None) -> int:
+def _is_internal(evt: Any) -> bool:
+    """Events sysdig hides unless ``-D``: the capture's internal bookkeeping (``procinfo``…)."""
+    info = getattr(evt, "info", None)
+    return bool(info is not None and getattr(info, "category_bits", 0) & _EC_INTERNAL)
+
+
+_EC_INTERNAL = 256  # the INTERNAL bit of the event categories (rae.syscall.event_table_data)
+
+
+def _print_events(
+    sources: list[EventSource], fmt_text: str, filter_text: str | None, *, internal: bool = False
+) -> int:
     out = sys.stdout
     write = out.write
     by_source: dict[str, tuple[Any, Any]] = {}
@@ -70,6 +84,8 @@ def _print_events(sources: list[EventSource], fmt_text: str, filter_text: str | 
         fmt, flt = by_source[src.source]
         render = fmt.render_strict
         for evt in src:
+            if not internal and _is_internal(evt):
+                continue
             if flt is not None and not flt(evt):
                 continue
             line = render(evt)
@@ -119,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
         if not os.path.exists(f):
             raise RaeError(f"{f}: no such file")
     if args.format is not None:
-        return _print_events([open_replay(f) for f in files], args.format, filter_text)
+        return _print_events([open_replay(f) for f in files], args.format, filter_text, internal=args.internal)
 
     if (args.disable or args.skip_tags) and args.run_tags:
         raise RaeError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
