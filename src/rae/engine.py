@@ -422,6 +422,7 @@ class Engine:
         self._webhook: Any = None  # rae.k8s_audit.webhook.AuditWebhook
         self._webserver: Any = None
         self._threads: list[threading.Thread] = []
+        self._vital: list[threading.Thread] = []  # the threads /healthz checks (not the file watcher)
         self._stop = threading.Event()  # the engine should stop (signal, exit action, fatal error)
         self._sources_stop = threading.Event()
         self._reload_wanted = threading.Event()
@@ -439,7 +440,10 @@ class Engine:
         for f in cfg.loaded_files:
             log.info("Loaded configuration file %s", f)
         for entry in rules_entries(self.args, cfg):
-            log.info("Loading rules from %s", entry)
+            if self.args.rules or os.path.exists(entry):
+                log.info("Loading rules from %s", entry)
+            else:
+                log.info("Skipping rules path %s: not found", entry)
         ruleset, files = load_ruleset(self.args, cfg)
         for w in ruleset.warnings:
             log.warning("%s", w.one_line())
@@ -512,7 +516,7 @@ class Engine:
                 self._spawn("rae-k8s-audit", self._audit_loop)
             self._spawn("rae-reload", self._reload_loop)
             if cfg.watch_config_files:
-                self._spawn("rae-watch", self._watch_loop)
+                self._spawn("rae-watch", self._watch_loop, vital=False)
             if cfg.webserver.enabled:
                 from rae.webserver import EngineWebserver
 
@@ -523,9 +527,11 @@ class Engine:
             raise
         log.info("Starting the engine: %d rules enabled", len(self.ruleset.enabled_rules))
 
-    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+    def _spawn(self, name: str, target: Callable[[], None], vital: bool = True) -> None:
         t = threading.Thread(target=self._guard, args=(name, target), name=name, daemon=True)
         self._threads.append(t)
+        if vital:
+            self._vital.append(t)
         t.start()
 
     def _guard(self, name: str, target: Callable[[], None]) -> None:
@@ -671,8 +677,8 @@ class Engine:
         )
 
     def healthy(self) -> bool:
-        """The webserver's /healthz: every thread alive and no stop under way."""
-        return not self._stop.is_set() and all(t.is_alive() for t in self._threads)
+        """The webserver's /healthz: the source and reload threads alive and no stop under way."""
+        return not self._stop.is_set() and all(t.is_alive() for t in self._vital)
 
     # ------------------------------------------------------------------ reload
 
@@ -706,6 +712,9 @@ class Engine:
             if selection and selection != self._selection:
                 # widen before the swap, narrow after it: the new rules never miss their syscalls
                 self._probe.set_selection(selection | self._selection)
+            if (cfg.log_level, cfg.time_format_iso_8601, cfg.log_stderr) != (
+                    old_cfg.log_level, old_cfg.time_format_iso_8601, old_cfg.log_stderr):
+                setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
             self.ruleset = ruleset  # the swap: one assignment, read by the source threads per batch
             self.cfg = cfg
             self._iso8601 = cfg.time_format_iso_8601
@@ -786,6 +795,13 @@ class Engine:
         return sorted(roots), relevant
 
     def _watch_loop(self) -> None:
+        try:
+            self._watch()
+        except Exception as exc:  # e.g. the inotify watch limit: reloads still work on SIGHUP
+            log.error("watching rules and config files stopped: %s: %s (SIGHUP still reloads)",
+                      type(exc).__name__, exc)
+
+    def _watch(self) -> None:
         import watchfiles
 
         while not self._stop.is_set():
