@@ -133,23 +133,28 @@ class Ruleset:
         rules = idx.by_type.get(evt.evtype)
         if rules is None:
             rules = idx.for_type(evt.evtype)
+        if not self.match_all:
+            for r in rules:
+                try:
+                    if r.match(evt):
+                        return [r]
+                except Exception as exc:  # an extractor bug must not stop the engine
+                    self._eval_error(r, exc)
+            return []
         out: list[CompiledRule] = []
         for r in rules:
             try:
-                hit = r.match(evt)
-            except Exception as exc:  # an extractor bug must not stop the engine
-                r.errors += 1
-                self.eval_errors += 1
-                if r.errors == 1:
-                    log.warning(
-                        "rule %r: evaluation error %s: %s (counted, rule kept)", r.name, type(exc).__name__, exc
-                    )
-                continue
-            if hit:
-                out.append(r)
-                if not self.match_all:
-                    break
+                if r.match(evt):
+                    out.append(r)
+            except Exception as exc:
+                self._eval_error(r, exc)
         return out
+
+    def _eval_error(self, r: CompiledRule, exc: Exception) -> None:
+        r.errors += 1
+        self.eval_errors += 1
+        if r.errors == 1:
+            log.warning("rule %r: evaluation error %s: %s (counted, rule kept)", r.name, type(exc).__name__, exc)
 
     def select(
         self,
