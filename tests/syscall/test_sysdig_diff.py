@@ -46,7 +46,10 @@ EXTRA = [
     "proc.fdopencount", "proc.vmsize", "thread.vmsize", "evt.arg.fd", "evt.arg.name", "evt.arg.flags",
     "evt.arg[0]", "evt.arg.res", "evt.buflen", "syscall.type", "evt.is_open_read", "evt.is_open_write",
     "proc.loginshellid", "fd.name_changed", "proc.exeline", "proc.sname", "proc.vpgid", "thread.ismain",
-    "fd.sproto", "fd.cproto",
+    "fd.sproto", "fd.cproto", "evt.reltime", "evt.deltatime", "evt.count.error", "evt.count.error.file",
+    "evt.count.exit", "evt.rawtime.ns", "evt.latency.ns", "proc.vmrss", "proc.vmswap", "thread.pfminor",
+    "proc.fdlimit", "user.loginname", "evt.is_wait", "thread.cgroups", "container.privileged",
+    "fd.containerdirectory", "container.image.repository", "evt.arg[1]",
 ]
 FILTERS = (
     "proc.name=cat and evt.type=open",

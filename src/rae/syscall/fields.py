@@ -420,6 +420,11 @@ def _ip_text(v: Any) -> str:
     return str(v)
 
 
+def _padded(v: Any) -> str:
+    """PF_10_PADDED_DEC: at least nine digits, zero-padded."""
+    return format(v, "09d")
+
+
 def _render_bool(v: Any) -> str:
     return "true" if v else "false"
 
@@ -844,6 +849,13 @@ def _duration(evt: Any) -> int | None:
     return evt.ts - t.clone_ts
 
 
+def _ppid_duration(evt: Any) -> int | None:
+    p = _parent(evt)
+    if p is None or not p.clone_ts:
+        return None
+    return evt.ts - p.clone_ts
+
+
 def _ctime_since_start(evt: Any) -> int | None:
     t = evt.thread
     if t is None or not t.exe_ino_ctime or not t.clone_ts:
@@ -870,13 +882,15 @@ def _loginshellid(evt: Any) -> int | None:
     return res
 
 
-def _sname(evt: Any) -> str | None:
+def _sid_thread(evt: Any) -> S.Thread | None:
+    """The session leader: the thread whose tid is the session id, else the farthest ancestor
+    still in the session (libsinsp ``proc.sname``)."""
     t = evt.thread
     if t is None:
         return None
     s = t.state.threads.get(t.sid)
     if s is not None:
-        return s.comm
+        return s
     m = t.main()
     if m is None:
         return None
@@ -885,7 +899,45 @@ def _sname(evt: Any) -> str | None:
         if a.sid != m.sid:
             break
         found = a
-    return found.comm
+    return found
+
+
+def _sname(evt: Any) -> str | None:
+    s = _sid_thread(evt)
+    return None if s is None else s.comm
+
+
+def _error_kind(evt: Any) -> str | None:
+    """Which ``evt.count.error.*`` counts a failed event (libsinsp's classification)."""
+    if not _evt_failed(evt):
+        return None
+    fi = _parser_fd(evt)
+    name = evt.info.name
+    if fi is not None:
+        if fi.type in (S.FD.FILE, S.FD.FILE_V2, S.FD.DIRECTORY):
+            return "file"
+        if fi.type in (*_SOCKS, *_SERVS, S.FD.UNIX_SOCK):
+            return "net"
+    elif evt.info.dir == "<":
+        if name in ("open", "creat", "openat", "openat2"):
+            return "file"
+        if name in ("accept", "accept4", "connect"):
+            return "net"
+    if _evt_category(evt) == "memory":
+        return "memory"
+    return "other"
+
+
+def _reltime(evt: Any) -> int | None:
+    st = evt.extra
+    return evt.ts - st.first_ts if isinstance(st, S.State) and st.first_ts else None
+
+
+def _deltatime(evt: Any) -> int | None:
+    st = evt.extra
+    if not isinstance(st, S.State) or st.cur_ts != evt.ts:
+        return None
+    return st.cur_ts - st.prev_ts
 
 
 def _vpgid_thread(evt: Any) -> S.Thread | None:
@@ -1565,13 +1617,26 @@ def bind(cat: FieldCatalog) -> None:
     c("evt.datetime.s", lambda e: _ts_text(e.ts, True, False))
     c("evt.rawtime", lambda e: e.ts)
     c("evt.rawtime.s", lambda e: e.ts // 1_000_000_000)
-    c("evt.rawtime.ns", lambda e: e.ts % 1_000_000_000)
+    c("evt.rawtime.ns", lambda e: e.ts % 1_000_000_000, _padded)
     c("evt.source", lambda e: "syscall")
+    c("evt.reltime", _reltime, _padded)
+    c("evt.reltime.s", lambda e: None if (v := _reltime(e)) is None else v // 1_000_000_000)
+    c("evt.reltime.ns", lambda e: None if (v := _reltime(e)) is None else v % 1_000_000_000, _padded)
+    c("evt.deltatime", _deltatime)
+    c("evt.deltatime.s", lambda e: None if (v := _deltatime(e)) is None else v // 1_000_000_000)
+    c("evt.deltatime.ns", lambda e: None if (v := _deltatime(e)) is None else v % 1_000_000_000, _padded)
+    c("evt.count", lambda e: 1)
+    c("evt.count.error", lambda e: 1 if _evt_failed(e) else None)
+    c("evt.count.error.file", lambda e: 1 if _error_kind(e) == "file" else None)
+    c("evt.count.error.net", lambda e: 1 if _error_kind(e) == "net" else None)
+    c("evt.count.error.memory", lambda e: 1 if _error_kind(e) == "memory" else None)
+    c("evt.count.error.other", lambda e: 1 if _error_kind(e) == "other" else None)
+    c("evt.count.exit", lambda e: 1 if e.info.dir == "<" else None)
     c("evt.is_async", lambda e: e.info.name == "container")
     c("evt.hostname", lambda e: _hostname(e))
     c("evt.latency", _latency)
     c("evt.latency.s", lambda e: None if (v := _latency(e)) is None else v // 1_000_000_000)
-    c("evt.latency.ns", lambda e: None if (v := _latency(e)) is None else v % 1_000_000_000)
+    c("evt.latency.ns", lambda e: None if (v := _latency(e)) is None else v % 1_000_000_000, _padded)
     c("evt.latency.human", lambda e: None if (v := _latency(e)) is None else _human_time(v))
     c("evt.dir", lambda e: e.info.dir)
     c("evt.type", _evt_type)
@@ -1622,6 +1687,14 @@ def bind(cat: FieldCatalog) -> None:
     c("proc.sname", _sname)
     c("proc.vpgid", _thread_attr("vpgid"))
     c("proc.pgid", _thread_attr("vpgid"))
+    c("proc.sid.exe", lambda e: None if (v := _sid_thread(e)) is None else v.exe)
+    c("proc.sid.exepath", lambda e: None if (v := _sid_thread(e)) is None else v.exepath)
+    c("proc.pgid.name", lambda e: None if (v := _vpgid_thread(e)) is None else v.comm)
+    c("proc.pgid.exe", lambda e: None if (v := _vpgid_thread(e)) is None else v.exe)
+    c("proc.pgid.exepath", lambda e: None if (v := _vpgid_thread(e)) is None else v.exepath)
+    c("proc.is_pgid_leader", lambda e: None if e.thread is None else
+      (e.thread.main() or e.thread).pid == e.thread.vpgid, _render_bool)
+    c("thread.totexectime", lambda e: 0)
     c("proc.vpgid.name", lambda e: None if (v := _vpgid_thread(e)) is None else v.comm)
     c("proc.vpgid.exe", lambda e: None if (v := _vpgid_thread(e)) is None else v.exe)
     c("proc.vpgid.exepath", lambda e: None if (v := _vpgid_thread(e)) is None else v.exepath)
@@ -1644,7 +1717,7 @@ def bind(cat: FieldCatalog) -> None:
     b("proc.aargs", _ancestor_factory(lambda a: " ".join(a.args)), _render_list)
     c("proc.loginshellid", _loginshellid)
     c("proc.duration", _duration)
-    c("proc.ppid.duration", _pattr(lambda p: None))
+    c("proc.ppid.duration", _ppid_duration)
     c("proc.pid.ts", lambda e: None if e.thread is None or not e.thread.clone_ts else e.thread.clone_ts)
     c("proc.ppid.ts", _pattr(lambda p: p.clone_ts or None))
     c("proc.is_exe_writable", lambda e: None if e.thread is None else e.thread.exe_writable, _render_bool)

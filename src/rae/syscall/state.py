@@ -609,6 +609,10 @@ class State:
         self.max_threads = max_threads
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
                                       "fds_removed": 0}
+        #: timestamps: of the first event, of the current and of the previous one
+        self.first_ts = 0
+        self.cur_ts = 0
+        self.prev_ts = 0
         #: evt.num of the last event whose parsing renamed its fd (fd.name_changed)
         self.name_changed_evt = -1
         #: evt.num of the last event whose fd only the fd fields see (not the parser's own)
@@ -960,6 +964,10 @@ class State:
         flags = info.flags
         evt.fdinfo = None
         evt.extra = self
+        ts = evt.ts
+        if not self.first_ts:
+            self.first_ts = ts
+        self.prev_ts, self.cur_ts = self.cur_ts or ts, ts
         if flags & EF_SKIPPARSERESET:
             # libsinsp attaches no thread here, but the fields look the thread up when they run
             evt.thread = self.threads.get(evt.tid)
