@@ -358,3 +358,24 @@ def test_main_thread_that_exited_first_goes_with_its_last_thread() -> None:
         st.process(ev(186, tid, 0, 0, 0, 0))
     st.process(ev(6, 1, 0, 1))
     assert not {100, 101, 102} & set(st.threads)
+
+
+def test_thread_lookup_hook_fills_unknown_threads() -> None:
+    st = make_state()
+    asked = []
+
+    def lookup(tid: int) -> Any:
+        asked.append(tid)
+        if tid != 777:
+            return None
+        return (trec(777, 777, 100, "curl", args=["-s", "x"], cwd="/tmp"),
+                [FdRecord(tid=777, fd=3, ino=0, type=FD.FILE_V2, name="/tmp/out")])
+
+    st.thread_lookup = lookup
+    e = ev(6, 777, 3, 10)
+    st.process(e)
+    assert e.thread.comm == "curl" and e.thread.cmdline() == "curl -s x" and e.thread.get_cwd() == "/tmp/"
+    assert e.fdinfo is not None and e.fdinfo.name == "/tmp/out"
+    f = ev(6, 778, 0, 1)
+    st.process(f)
+    assert f.thread.comm == "<NA>" and asked == [777, 778]

@@ -607,6 +607,9 @@ class State:
         self.interfaces: list[Any] = []
         self.machine: Any = None
         self.max_threads = max_threads
+        #: optional: tid → ThreadRecord (or (ThreadRecord, [FdRecord])) for a thread first seen in
+        #: an event — live capture can read /proc here, as libsinsp does; None: a placeholder
+        self.thread_lookup: Callable[[int], Any] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
                                       "fds_removed": 0}
         #: timestamps: of the first event, of the current and of the previous one
@@ -865,12 +868,35 @@ class State:
         if len(self.threads) >= self.max_threads:
             self.stats["threads_dropped"] += 1
             return None
+        if self.thread_lookup is not None:
+            t = self._looked_up_thread(tid)
+            if t is not None:
+                return t
         t = Thread(self, tid)
         t.comm = "<NA>"
         t.exe = "<NA>"
         t.loginuid = UID_NONE
         self.threads[tid] = t
         self.stats["threads_added"] += 1
+        return t
+
+    def _looked_up_thread(self, tid: int) -> Thread | None:
+        """A thread unknown to the table, from ``thread_lookup`` (libsinsp asks /proc here)."""
+        assert self.thread_lookup is not None
+        try:
+            found = self.thread_lookup(tid)
+        except (OSError, ValueError):
+            return None
+        if found is None:
+            return None
+        rec, fds = found if isinstance(found, tuple) else (found, ())
+        t = self.add_thread_record(rec)
+        if t is None:
+            return None
+        for r in fds:
+            fi = self.fd_from_record(r)
+            if fi is not None:
+                t.fds[r.fd] = fi
         return t
 
     def get_thread(self, tid: int) -> Thread | None:
