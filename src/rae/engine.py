@@ -213,6 +213,8 @@ def _k8s_plan(cfg: Config) -> tuple[K8sAuditPlan | None, list[str]]:
         cert = conf.get("sslCertificate")
         if cert is not None and not isinstance(cert, str):
             raise RaeError(f"{where}: init_config.sslCertificate: expected a path")
+        if cert and not os.path.isfile(cert):
+            raise RaeError(f"{where}: init_config.sslCertificate: {cert}: no such file")
         if tls and not cert:
             if not os.path.exists(DEFAULT_K8SAUDIT_CERT):
                 notes.append(f"k8s_audit source disabled: {url} needs a TLS certificate and none is"
@@ -506,10 +508,10 @@ class Engine:
             self.metrics.set_stats_provider(self._stats)
             self.metrics.set_loaded_files(self.rules_files, cfg.loaded_files)
             log.info("Enabled event sources: %s", ", ".join(plan.names))
+            if plan.k8s_audit is not None:  # first: cheap, and its port or certificate may fail
+                self._open_webhook(plan.k8s_audit)
             if plan.syscall:
                 self._open_probe(plan.ring_bytes)
-            if plan.k8s_audit is not None:
-                self._open_webhook(plan.k8s_audit)
             if plan.syscall:
                 self._spawn("rae-syscall", self._syscall_loop)
             if plan.k8s_audit is not None:

@@ -135,6 +135,8 @@ def test_dry_run_describes_the_sources_and_the_selection(tmp_path: Path, tls: tu
         (["-o", "engine.kind=gvisor"], "engine.kind: gvisor is not supported"),
         (["-D", "x", "-t", "y"], "can not specify both"),
         (["-o", "plugins[0].open_params=/var/log/audit.json"], "rae run serves the audit webhook only"),
+        (["-o", "plugins[0].init_config={{sslCertificate: /nonexistent/falco.pem}}"],
+         "sslCertificate: /nonexistent/falco.pem: no such file"),
     ],
 )
 def test_one_line_errors(tmp_path: Path, args: list[str], expect: str, rae_dry: Callable[..., Any]) -> None:
