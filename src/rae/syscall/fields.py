@@ -747,12 +747,29 @@ def _ancestor_factory(fn: Callable[[S.Thread], Any]) -> Factory:
             t = evt.thread
             if t is None:
                 return None
-            vals = tuple(fn(a) for a in t.ancestors())
-            return vals or None
+            vals = Ancestry(fn(a) for a in t.ancestors())
+            if not vals:
+                return None
+            m = t.main()
+            vals.own = None if m is None else fn(m)
+            return vals
 
         return every
 
     return factory
+
+
+class Ancestry(tuple):  # type: ignore[type-arg]
+    """The values of all ancestors (what conditions compare); ``own`` is the process's own value,
+    which is what libsinsp prints for an un-indexed ``%proc.aname``/``%proc.apid``."""
+
+    own: Any = None
+
+
+def _render_ancestry(v: Any) -> str:
+    if isinstance(v, Ancestry) and v.own is not None:
+        return str(v.own)
+    return _render_list(v)
 
 
 def _args_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
@@ -1709,12 +1726,12 @@ def bind(cat: FieldCatalog) -> None:
     c("proc.pexe", _pattr(lambda p: p.exe))
     c("proc.pexepath", _pattr(lambda p: p.exepath))
     c("proc.pcmdline", _pattr(lambda p: p.cmdline()))
-    b("proc.aname", _ancestor_factory(lambda a: a.comm), _render_list)
-    b("proc.apid", _ancestor_factory(lambda a: a.pid), _render_list)
-    b("proc.aexe", _ancestor_factory(lambda a: a.exe), _render_list)
-    b("proc.aexepath", _ancestor_factory(lambda a: a.exepath), _render_list)
-    b("proc.acmdline", _ancestor_factory(lambda a: a.cmdline()), _render_list)
-    b("proc.aargs", _ancestor_factory(lambda a: " ".join(a.args)), _render_list)
+    b("proc.aname", _ancestor_factory(lambda a: a.comm), _render_ancestry)
+    b("proc.apid", _ancestor_factory(lambda a: a.pid), _render_ancestry)
+    b("proc.aexe", _ancestor_factory(lambda a: a.exe), _render_ancestry)
+    b("proc.aexepath", _ancestor_factory(lambda a: a.exepath), _render_ancestry)
+    b("proc.acmdline", _ancestor_factory(lambda a: a.cmdline()), _render_ancestry)
+    b("proc.aargs", _ancestor_factory(lambda a: " ".join(a.args)), _render_ancestry)
     c("proc.loginshellid", _loginshellid)
     c("proc.duration", _duration)
     c("proc.ppid.duration", _ppid_duration)
