@@ -22,11 +22,10 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,13 +36,14 @@ from prometheus_client import CollectorRegistry
 from rae import __version__
 from rae import metrics as rae_metrics
 from rae.alerts import Alert
-from rae.config import Config, SyscallEventDrops, load_config
+from rae.config import Config, SyscallEventDrops
 from rae.errors import RaeError
 from rae.logs import setup_logging
 from rae.outputs.ratelimit import TokenBucket
 from rae.priority import Priority
-from rae.rules import LoadOptions, Ruleset, load_rules
+from rae.rules import Ruleset
 from rae.rules.ruleset import CompiledRule
+from rae.runsetup import RunArgs, alert_hostname, load_options, load_ruleset, rules_entries
 
 __all__ = [
     "BUF_SIZE_PRESETS",
@@ -73,67 +73,9 @@ DEFAULT_K8SAUDIT_CERT = "/etc/falco/falco.pem"
 #: engine kinds that mean "the live syscall source" (rae has one driver: its CO-RE eBPF probe)
 _LIVE_KINDS = ("modern_ebpf", "ebpf", "kmod")
 _WEBHOOK_PLUGINS = ("k8saudit",)
-_ONE_S_NS = 1_000_000_000
 
 
-# --------------------------------------------------------------------------- command line → settings
-
-
-@dataclass(frozen=True)
-class RunArgs:
-    """What ``rae run``'s command line says (kept so a reload re-reads the same sources)."""
-
-    config: str | None = None
-    overrides: tuple[str, ...] = ()
-    rules: tuple[str, ...] = ()  # -r: replaces the config's rules_files when given
-    disable: tuple[str, ...] = ()
-    run_tags: tuple[str, ...] = ()
-    skip_tags: tuple[str, ...] = ()
-
-    def load_config(self) -> Config:
-        return load_config(self.config, list(self.overrides), use_default_file=self.config is None)
-
-
-def alert_hostname() -> str:
-    """The ``hostname`` of alerts: ``$FALCO_HOSTNAME`` (as Falco), ``$RAE_HOSTNAME``, or gethostname()."""
-    return os.environ.get("FALCO_HOSTNAME") or os.environ.get("RAE_HOSTNAME") or socket.gethostname()
-
-
-def load_options(cfg: Config, disable: Sequence[str] = (), run_tags: Sequence[str] = (),
-                 skip_tags: Sequence[str] = ()) -> LoadOptions:
-    """LoadOptions from the config (priority floor, ``rules:`` selection, matching) and -D/-t/-T."""
-    if (disable or skip_tags) and run_tags:
-        raise RaeError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
-    selection = [{s.action: {k: v for k, v in (("rule", s.rule), ("tag", s.tag)) if v is not None}}
-                 for s in cfg.rules]
-    return LoadOptions(
-        min_priority=cfg.priority,
-        disabled_substrings=list(disable),
-        run_tags=list(run_tags),
-        skip_tags=list(skip_tags),
-        selection=selection,
-        rule_matching=cfg.rule_matching,
-    )
-
-
-def rules_entries(args: RunArgs, cfg: Config) -> list[str]:
-    """The rules files/directories to load: ``-r`` when given (as in Falco), else ``rules_files``."""
-    return list(args.rules) if args.rules else list(cfg.rules_files)
-
-
-def _loadable(entries: Iterable[str], explicit: bool) -> list[str]:
-    """``-r`` entries are loaded as given (a missing one is an error); config entries that do not
-    exist are skipped, as the default config lists an optional ``/etc/rae/rules.d``."""
-    return list(entries) if explicit else [e for e in entries if os.path.exists(e)]
-
-
-def load_ruleset(args: RunArgs, cfg: Config) -> tuple[Ruleset, list[str]]:
-    """Compile the rules ``args``/``cfg`` name; returns the ruleset and the files it came from."""
-    from rae.rules import expand_paths
-
-    paths = _loadable(rules_entries(args, cfg), bool(args.rules))
-    ruleset = load_rules(paths, load_options(cfg, args.disable, args.run_tags, args.skip_tags))
-    return ruleset, expand_paths(paths)
+# --------------------------------------------------------------------------- sources
 
 
 def syscall_selection(ruleset: Ruleset, cfg: Config) -> set[str]:
