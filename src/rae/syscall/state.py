@@ -146,6 +146,8 @@ TYPESTRINGS: dict[int, str] = {
 
 _INET_SOCKS = frozenset((FD.IPV4_SOCK, FD.IPV6_SOCK))
 _FILE_TYPES = frozenset((FD.FILE, FD.FILE_V2))
+#: fds a send/receive tuple can describe
+_TUPLE_SOCKS = frozenset((FD.IPV4_SOCK, FD.IPV6_SOCK, FD.IPV4_SERVSOCK, FD.IPV6_SERVSOCK, FD.UNIX_SOCK))
 
 
 # --- paths ------------------------------------------------------------------------------------------
@@ -1465,7 +1467,7 @@ class State:
         fam = tup[0]
         if fam in (AF_INET, AF_INET6) and len(tup) >= 5:
             changed = self._set_tuple(fi, tup)
-            if changed and fi.role == ROLE_SERVER and fi.get_l4proto() == L4_UDP:
+            if changed and fi.role == ROLE_SERVER and fi.type == FD.IPV4_SOCK and fi.l4proto == L4_UDP:
                 _swap(fi)
             fi.name = fi.tuple_text()
         else:
@@ -1625,16 +1627,15 @@ class State:
 
     def _rw_exit(self, evt: Any, t: Thread) -> None:
         fi = evt.fdinfo
-        if fi is None:
-            return
+        if fi is None or fi.type not in _TUPLE_SOCKS:
+            return  # files, pipes…: nothing to learn (and no need to decode the data)
         res = evt.arg("res")
         if not isinstance(res, int) or res < 0:
             return
         if fi.type in _INET_SOCKS:
             fi.connected = True
         name = evt.info.name
-        tcp = fi.type in _INET_SOCKS and fi.get_l4proto() == L4_TCP
-        if fi.name and tcp:
+        if fi.name and fi.type == FD.IPV4_SOCK and fi.l4proto == L4_TCP:
             return
         if name in ("recvfrom", "recvmsg"):
             tup = evt.arg("tuple")
@@ -1651,8 +1652,6 @@ class State:
             return
         fam = tup[0]
         if fam in (AF_INET, AF_INET6) and len(tup) >= 5:
-            if fi.type == FD.IPV4_SERVSOCK:
-                pass
             if not self._set_tuple(fi, tup):
                 return
             if fi.l4proto == L4_UNKNOWN:
