@@ -149,6 +149,7 @@ def test_fd_fields_without_fd_entry(st: State) -> None:
     assert get("fd.num", e) == -1 and get("fd.name", e) is None and get("fd.typechar", e) == "f"
     x = run(st, ev(3, 100, -2, b"missing.txt", 1, 0, 0, 0))
     assert get("fd.name", x) == "/home/u/missing.txt"  # a failed open keeps the name it tried
+    assert get("fd.nameraw", x) == "missing.txt"
     assert get("fd.directory", x) == "/home/u" and get("fd.type", x) is None
     assert get("evt.res", x) == "ENOENT" and get("evt.rawres", x) == -2 and get("evt.failed", x) is True
     o = run(st, ev(306, 100, AT_FDCWD, b"rel", 1, 0), ev(307, 100, -13, AT_FDCWD, b"rel", 1, 0, 0, 0))
@@ -189,6 +190,8 @@ def test_evt_fields_and_args_rendering(st: State) -> None:
     assert get("evt.type.is.open", x) == 1 and get("evt.type.is.read", x) == 0
     assert get("evt.num", x) == x.num and get("evt.cpu", x) == 1 and get("evt.category", x) == "file"
     assert get("evt.time.iso8601", x) == "2016-08-04T16:17:57.881781397+0000"
+    okx = run(st, ev(2, 100, b"dir//f.txt", 1, 0), ev(3, 100, 9, b"dir//f.txt", 1, 0))
+    assert get("fd.name", okx) == "/home/u/dir/f.txt" and get("fd.nameraw", okx) == "dir/f.txt"
     rel = run(st, ev(2, 100, b"a/../b.txt", 1, 0))
     assert get("evt.args", rel) == "name=a/../b.txt(/home/u/b.txt) flags=1(O_RDONLY) mode=0 "
     assert get("evt.arg.name", rel) == "/home/u/b.txt"

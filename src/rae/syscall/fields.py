@@ -1112,6 +1112,31 @@ def _fd_name(evt: Any) -> str | None:
     return fi.name
 
 
+def _collapse_slashes(s: str) -> str:
+    while "//" in s:
+        s = s.replace("//", "/")
+    return s
+
+
+def _fd_nameraw(evt: Any) -> str | None:
+    """``fd.nameraw`` (Falco 0.33): the path as given to the opening call, ``//`` collapsed."""
+    fi = evt.fdinfo
+    if fi is not None:
+        return _collapse_slashes(fi.nameraw)
+    if not _fd_event(evt) or evt.info.dir == ">":
+        return None
+    name = evt.info.name
+    if name in ("open", "creat", "openat", "openat2"):
+        src = evt
+        if "name" not in evt.info.param_index:
+            t = evt.thread
+            src = t.state.enter_event(evt, t)
+            if src is None:
+                return None
+        return _collapse_slashes(_text(_param_by_name(src, "name")))
+    return _name_from_creator(evt)
+
+
 def _dirname(name: str) -> str:
     pos = name.rfind("/")
     if pos > 0:
@@ -1790,7 +1815,7 @@ def bind(cat: FieldCatalog) -> None:
     c("fd.type", _fd_type)
     c("fd.typechar", _fd_typechar)
     c("fd.name", _fd_name)
-    c("fd.nameraw", _fd_name)
+    c("fd.nameraw", _fd_nameraw)
     c("fd.directory", _fd_directory)
     c("fd.filename", _fd_filename)
     c("fd.ip", _any_ip, _render_list)

@@ -284,13 +284,15 @@ class FdInfo:
     for the bound address. ``role`` tells which end this process is.
     """
 
-    __slots__ = ("connected", "dev", "dip", "dport", "fd", "ino", "l4proto", "name", "oldname",
+    __slots__ = ("connected", "dev", "dip", "dport", "fd", "ino", "l4proto", "name", "nameraw", "oldname",
                  "openflags", "role", "sip", "sport", "type", "unix_dest", "unix_source")
 
     def __init__(self, fd: int, type_: int, name: str = "") -> None:
         self.fd = fd
         self.type = type_
         self.name = name
+        #: the path as the program gave it (``fd.nameraw``); "" for everything but opened files
+        self.nameraw = ""
         self.oldname = ""
         self.openflags = 0
         self.dev = 0
@@ -1140,6 +1142,7 @@ class State:
         if fd >= 0:
             fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
             fi.openflags = flags
+            fi.nameraw = _text(path)
             dev = evt.arg("dev")
             fi.dev = dev if isinstance(dev, int) else 0
             ino = evt.arg("ino")
