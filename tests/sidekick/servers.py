@@ -6,6 +6,7 @@ rsyslog, prometheus, prometheus-alertmanager, influxdb. SMTP is aiosmtpd (PyPI),
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -67,6 +68,16 @@ def nats_server(tmp: Path) -> Iterator[Server]:
         yield Server(port, tmp, proc)
 
 
+async def _pg_ping(port: int) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="postgres", timeout=2)
+    try:
+        return await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
 def postgres_server(base: Path | None = None, port: int | None = None) -> Iterator[Server]:
     """initdb into a fresh directory (as the postgres user when we are root) and run postgres.
@@ -91,6 +102,8 @@ def postgres_server(base: Path | None = None, port: int | None = None) -> Iterat
         # SIGINT: PostgreSQL's "fast" shutdown, which does not wait for clients to disconnect
         log = Path(tempfile.gettempdir()) / f"rae-pg-{port}.log"
         with daemon(argv, port, log, signal.SIGINT, cwd=base, **as_user) as proc:
+            # the port opens before the cluster accepts sessions ("the database system is starting up")
+            wait_for(lambda: asyncio.run(_pg_ping(port)), 30, "PostgreSQL accepting connections")
             yield Server(port, base, proc)
     finally:
         if owned:
