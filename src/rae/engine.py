@@ -22,6 +22,7 @@ import contextlib
 import logging
 import os
 import signal
+import struct
 import sys
 import threading
 import time
@@ -72,6 +73,8 @@ DROP_RULE = "Falco internal: syscall event drop"
 DEFAULT_K8SAUDIT_CERT = "/etc/falco/falco.pem"
 #: engine kinds that mean "the live syscall source" (rae has one driver: its CO-RE eBPF probe)
 _LIVE_KINDS = ("modern_ebpf", "ebpf", "kmod")
+#: a probe record's header: a scap v2 event header (ts, tid, len, type, nparams) without the block
+_RECORD_HEADER = struct.Struct("<QQIHI")
 _WEBHOOK_PLUGINS = ("k8saudit",)
 
 
@@ -540,8 +543,13 @@ class Engine:
         self.outputs.submit(alert)
 
     def _syscall_loop(self) -> None:
-        from rae.syscall.ebpf import record_to_event
+        from rae.syscall.event_table import event_info
+        from rae.syscall.events import SyscallEvent
 
+        # rae.syscall.ebpf.record_to_event, inlined: its per-call imports cost more than the decoding
+        unpack = _RECORD_HEADER.unpack_from
+        hsize = _RECORD_HEADER.size
+        infos: dict[int, Any] = {}
         probe, state = self._probe, self._state
         process = state.process
         c = self.counters
@@ -562,10 +570,16 @@ class Engine:
                 alert = self._alert
                 for rec in pending:
                     num += 1
-                    evt = record_to_event(rec, num)
-                    if evt is None:
-                        c.undecodable += 1
-                        continue
+                    ts, tid, _len, code, nparams = unpack(rec, 0)
+                    info = infos.get(code)
+                    if info is None:
+                        info = infos[code] = event_info(code)
+                        if info is None:
+                            del infos[code]
+                            c.undecodable += 1
+                            continue
+                    evt = SyscallEvent(num=num, ts=ts, tid=tid, cpu=0, code=code, info=info,
+                                       raw=memoryview(rec)[hsize:], nparams=nparams)
                     try:
                         process(evt)
                     except Exception as exc:
