@@ -659,40 +659,54 @@ class Engine:
                 cfg = self.args.load_config()
                 ruleset, files = load_ruleset(self.args, cfg)
             except RaeError as exc:
-                self.counters.reload_failures += 1
-                self.metrics.reload_failures.inc()
-                log.error("reload failed, the running rules stay in force: %s", _one_line(str(exc)))
+                self._reload_failed(str(exc))
                 return False
-            old_cfg = self.cfg
-            assert old_cfg is not None
-            self._warn_restart_needed(old_cfg, cfg)
-            selection = syscall_selection(ruleset, cfg) if self._probe is not None else set()
-            if selection and selection != self._selection:
-                # widen before the swap, narrow after it: the new rules never miss their syscalls
-                self._probe.set_selection(selection | self._selection)
-            if (cfg.log_level, cfg.time_format_iso_8601, cfg.log_stderr) != (
-                    old_cfg.log_level, old_cfg.time_format_iso_8601, old_cfg.log_stderr):
-                setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
-            self.ruleset = ruleset  # the swap: one assignment, read by the source threads per batch
-            self.cfg = cfg
-            self._iso8601 = cfg.time_format_iso_8601
-            self.rules_files = files
-            if selection and selection != self._selection:
-                self._probe.set_selection(selection)
-                log.info("syscall selection updated: %d syscalls", len(selection))
-                self._selection = selection
-            if self.drops is not None and cfg.syscall_event_drops != old_cfg.syscall_event_drops:
-                self.drops = DropMonitor(cfg.syscall_event_drops, self._submit, self.hostname,
-                                         start=self.counters.kernel)
-            if _outputs_settings(cfg) != _outputs_settings(old_cfg):
-                self._replace_outputs(cfg)
-            self.metrics.set_loaded_files(files, cfg.loaded_files)
-            self.counters.reloads += 1
-            for w in ruleset.warnings:
-                log.warning("%s", w.one_line())
-            log.info("Rules reloaded: %d rules enabled of %d loaded from %d files",
-                     len(ruleset.enabled_rules), len(ruleset.rules), len(files))
+            except Exception as exc:  # a loader bug must not take the engine down
+                self._reload_failed(f"internal error: {type(exc).__name__}: {exc}")
+                return False
+            try:
+                self._apply(cfg, ruleset, files)
+            except Exception as exc:
+                self._reload_failed(f"while applying the new settings: {type(exc).__name__}: {exc}")
+                return False
             return True
+
+    def _reload_failed(self, why: str) -> None:
+        self.counters.reload_failures += 1
+        self.metrics.reload_failures.inc()
+        log.error("reload failed, the running rules stay in force: %s", _one_line(why))
+
+    def _apply(self, cfg: Config, ruleset: Ruleset, files: list[str]) -> None:
+        """Swap in a loaded config and ruleset: selection, outputs, drop settings, metrics."""
+        old_cfg = self.cfg
+        assert old_cfg is not None
+        self._warn_restart_needed(old_cfg, cfg)
+        selection = syscall_selection(ruleset, cfg) if self._probe is not None else set()
+        if selection and selection != self._selection:
+            # widen before the swap, narrow after it: the new rules never miss their syscalls
+            self._probe.set_selection(selection | self._selection)
+        if (cfg.log_level, cfg.time_format_iso_8601, cfg.log_stderr) != (
+                old_cfg.log_level, old_cfg.time_format_iso_8601, old_cfg.log_stderr):
+            setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
+        self.ruleset = ruleset  # the swap: one assignment, read by the source threads per batch
+        self.cfg = cfg
+        self._iso8601 = cfg.time_format_iso_8601
+        self.rules_files = files
+        if selection and selection != self._selection:
+            self._probe.set_selection(selection)
+            log.info("syscall selection updated: %d syscalls", len(selection))
+            self._selection = selection
+        if self.drops is not None and cfg.syscall_event_drops != old_cfg.syscall_event_drops:
+            self.drops = DropMonitor(cfg.syscall_event_drops, self._submit, self.hostname,
+                                     start=self.counters.kernel)
+        if _outputs_settings(cfg) != _outputs_settings(old_cfg):
+            self._replace_outputs(cfg)
+        self.metrics.set_loaded_files(files, cfg.loaded_files)
+        self.counters.reloads += 1
+        for w in ruleset.warnings:
+            log.warning("%s", w.one_line())
+        log.info("Rules reloaded: %d rules enabled of %d loaded from %d files",
+                 len(ruleset.enabled_rules), len(ruleset.rules), len(files))
 
     def _replace_outputs(self, cfg: Config) -> None:
         from rae.outputs.manager import OutputManager
