@@ -401,6 +401,17 @@ def exec_through_proc_self_fd_in_container() -> tuple[Capture, dict[str, Any]]:
     return c, {"proc.exepath": "/proc/self/fd/4", "container.id": WEB.id}
 
 
+@fires(FILELESS)
+def memfd_exec_as_the_live_probe_reports_it() -> tuple[Capture, dict[str, Any]]:
+    """Live, a successful execveat exit arrives as an execve exit (from sched_process_exec), so the
+    executable path is not re-resolved; recent kernels name the process after the memfd."""
+    c = host("python3", "/usr/bin/python3", ["drop.py"])
+    c.add("execveat", 200, [3, b"", 1], None)
+    c.execve(200, "/usr/bin/true", [], comm="memfd:probe", argv0="true")
+    c.events.pop(-2)  # keep the execveat enter, drop execve's own enter
+    return c, {"proc.name": "memfd:probe", "proc.pname": "bash"}
+
+
 @silent(FILELESS)
 def runc_reexecs_its_sealed_copy() -> Capture:
     c = Capture()
@@ -621,7 +632,7 @@ def binary_downloaded_into_usr_local_bin() -> tuple[Capture, dict[str, Any]]:
 def binary_replaced_by_rename() -> tuple[Capture, dict[str, Any]]:
     c = in_container("mv", "/bin/mv", ["/tmp/x", "/usr/bin/sudo"])
     c.renameat2(300, "/tmp/x", "/usr/bin/sudo")
-    return c, {"evt.arg.newpath": "/usr/bin/sudo", "container.id": WEB.id}
+    return c, {"fs.path.target": "/usr/bin/sudo", "container.id": WEB.id}
 
 
 @silent(BIN)
@@ -657,7 +668,7 @@ def shared_library_overwritten() -> tuple[Capture, dict[str, Any]]:
 def module_planted_by_rename() -> tuple[Capture, dict[str, Any]]:
     c = host("mv", "/usr/bin/mv")
     c.renameat2(200, "/tmp/rk.ko", "/lib/modules/6.1.0/kernel/rk.ko")
-    return c, {"evt.arg.newpath": "/lib/modules/6.1.0/kernel/rk.ko"}
+    return c, {"fs.path.target": "/lib/modules/6.1.0/kernel/rk.ko"}
 
 
 @silent(LIB)
@@ -791,7 +802,7 @@ def log_truncated_by_redirect() -> tuple[Capture, dict[str, Any]]:
 def log_deleted() -> tuple[Capture, dict[str, Any]]:
     c = in_container("rm", "/bin/rm", ["-f", "/var/log/nginx/access.log"])
     c.unlinkat(300, "/var/log/nginx/access.log")
-    return c, {"evt.arg.name": "/var/log/nginx/access.log", "proc.name": "rm", "container.id": WEB.id}
+    return c, {"fs.path.name": "/var/log/nginx/access.log", "proc.name": "rm", "container.id": WEB.id}
 
 
 @fires(LOGS)
@@ -805,7 +816,7 @@ def log_unlinked_with_old_syscall() -> tuple[Capture, dict[str, Any]]:
 def log_moved_away() -> tuple[Capture, dict[str, Any]]:
     c = host("mv", "/usr/bin/mv", ["/var/log/wtmp", "/tmp/w"])
     c.renameat2(200, "/var/log/wtmp", "/tmp/w")
-    return c, {"evt.arg.oldpath": "/var/log/wtmp"}
+    return c, {"fs.path.source": "/var/log/wtmp"}
 
 
 @fires(LOGS)
@@ -848,14 +859,14 @@ def journald_vacuums() -> Capture:
 def bash_history_removed() -> tuple[Capture, dict[str, Any]]:
     c = in_container("rm", "/bin/rm", ["/root/.bash_history"])
     c.unlinkat(300, "/root/.bash_history")
-    return c, {"evt.arg.name": "/root/.bash_history", "proc.name": "rm", "container.id": WEB.id}
+    return c, {"fs.path.name": "/root/.bash_history", "proc.name": "rm", "container.id": WEB.id}
 
 
 @fires(HISTORY)
 def zsh_history_moved_away() -> tuple[Capture, dict[str, Any]]:
     c = host("mv", "/usr/bin/mv", uid=1000)
     c.renameat2(200, "/home/alice/.zsh_history", "/tmp/z")
-    return c, {"evt.arg.oldpath": "/home/alice/.zsh_history", "user.name": "alice"}
+    return c, {"fs.path.source": "/home/alice/.zsh_history", "user.name": "alice"}
 
 
 @fires(HISTORY)
