@@ -207,6 +207,10 @@ def test_evt_fields_and_args_rendering(st: State) -> None:
                     0, 1000, 1000, 100, 100))
     assert cl.thread is cx.thread
     assert get("evt.arg.ptid", cx) == "sshd" and get("evt.arg.res", cx) == "bash"  # a PID shows its thread
+    f = run(st, ev(150, 200, 3, 30))  # fcntl F_OFD_GETLK: an enumeration, not bit flags
+    assert get("evt.arg.cmd", f) == "F_OFD_GETLK"
+    fu = run(st, ev(162, 100, 0x1000, 129, 1)) if EVENTS[162].name == "futex" else None
+    assert fu is None or get("evt.arg.op", fu) == "FUTEX_PRIVATE_FLAG|FUTEX_WAKE"
     g = run(st, ev(0, 100, 139, 28))
     assert get("evt.type", g) == "madvise" and get("evt.args", g) == ""
 

@@ -221,6 +221,16 @@ def _flag_names(val: int, table: str | None) -> str:
     return "|".join(out)
 
 
+def _enum_name(val: int, table: str | None) -> str:
+    """An ENUMFLAGS value: the entry equal to it when there is one (what current libs print:
+    ``F_OFD_GETLK``, not the bit-flag reading ``F_SETPIPE_SZ|F_GETFD|F_OFD_GETLK`` of the 2022
+    sysdig), else the bit-flag reading (futex ops are really ``FUTEX_PRIVATE_FLAG|FUTEX_WAKE``)."""
+    for name, fv in FLAG_TABLES.get(table or "", ()):
+        if fv == val:
+            return name
+    return _flag_names(val, table)
+
+
 # --- parameter rendering -------------------------------------------------------------------------------
 
 
@@ -319,8 +329,10 @@ def render_param(evt: Any, idx: int) -> tuple[str, str]:
         return S.sockaddr_text(v), ""
     if ptype == "SOCKTUPLE":
         return S.socktuple_text(v), ""
-    if ptype in ("FLAGS8", "FLAGS16", "FLAGS32", "ENUMFLAGS8", "ENUMFLAGS16", "ENUMFLAGS32"):
+    if ptype in ("FLAGS8", "FLAGS16", "FLAGS32"):
         return str(v), _flag_names(v, pinfo.flags_table)
+    if ptype in ("ENUMFLAGS8", "ENUMFLAGS16", "ENUMFLAGS32"):
+        return str(v), _enum_name(v, pinfo.flags_table)
     if ptype == "MODE":
         return _numfmt(v, fmt, 32), _flag_names(v, pinfo.flags_table)
     if ptype in ("UID", "GID"):
