@@ -166,10 +166,11 @@ def decode_value(
 ) -> tuple[list[AuditEvent], list[EventProblem]]:
     """The events of a parsed payload, and the events dropped with their reasons.
 
-    ``size_hint`` is the payload's size in bytes: when it is at most half of ``max_event_size``
-    no event can be too large, and the per-event size check is skipped.
+    ``size_hint`` is the payload's size in bytes. The compact form of an event is never longer
+    than its source text (whitespace goes, escapes only shrink or stay), so when the whole
+    payload fits in ``max_event_size`` the per-event size check is skipped.
     """
-    check_size = size_hint is None or size_hint * 2 > max_event_size
+    check_size = size_hint is None or size_hint > max_event_size
     events: list[AuditEvent] = []
     problems: list[EventProblem] = []
     _collect(value, max_event_size, check_size, events, problems)
