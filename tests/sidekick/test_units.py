@@ -219,3 +219,16 @@ def test_route_and_dedup_units() -> None:
     [summary] = d.flush(now=10.5)
     assert summary.output_fields["rae.dedup.count"] == 1 and summary.output_fields["container.id"] == "c0002"
     assert d.admit(_event(n=4), now=11)  # a new window
+
+
+def test_outputfieldformat() -> None:
+    fmt = "<timestamp> [<priority>] <output> (<custom_fields>) <tags>"
+    enricher = Enricher({"cluster": "c1"}, [], {}, outputfieldformat=fmt)
+    ev = _event(priority="Error")
+    enricher.enrich(ev)
+    enricher.finish(ev)
+    assert ev.output == "15:04:05.123456789 [Error] shell spawned (n=0 proc=bash) (cluster=c1) container,shell"
+    plain = _event()
+    plain.output = "no Falco prefix here"
+    enricher.finish(plain)
+    assert plain.output == "no Falco prefix here"

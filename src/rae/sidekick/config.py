@@ -43,6 +43,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "customtags": [],
     "templatedfields": {},
     "bracketreplacer": "",
+    "outputfieldformat": "",
     "mutualtlsfilespath": "/etc/certs",
     "mutualtlsclient": {"certfile": "", "keyfile": "", "cacertfile": ""},
     "tlsclient": {"cacertfile": ""},

@@ -4,8 +4,11 @@
 ``Test rule`` → ``internal``, empty → ``syscalls``; 4. a fresh UUIDv4; 5. ``k8s.ns.name`` and
 ``k8s.pod.name`` kept aside for the metric labels; 6. ``templatedfields``; 7. sort the tags;
 (8. metrics, done by the caller with :attr:`Enriched.k8s_ns`/``k8s_pod``); 9. ``bracketreplacer``
-on field names containing ``[``; 10. an event longer than 4096 bytes has its string fields over
-512 characters cut to 507 plus ``[...]``.
+on field names containing ``[``; 10. ``outputfieldformat`` rewrites an output that starts like
+Falco's text line (``<time>: <Priority> <text>``) from the placeholders ``<timestamp>``,
+``<priority>``, ``<output>``, ``<custom_fields>``, ``<templated_fields>`` and ``<tags>``;
+11. an event longer than 4096 bytes has its string fields over 512 characters cut to 507 plus
+``[...]``.
 
 ``templatedfields`` are Jinja2 templates, not Go templates (Go's ``text/template`` cannot run
 in Python): the output fields are the variable ``fields`` (``{{ fields["k8s.ns.name"] }}``),
@@ -17,6 +20,7 @@ is logged and yields an empty value, as falcosidekick does.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +34,7 @@ __all__ = ["Enriched", "Enricher"]
 
 log = logging.getLogger("rae.sidekick")
 
+_FALCO_TEXT = re.compile(r"(?i)[0-9:]+\.[0-9]+: (Debug|Informational|Notice|Warning|Error|Critical|Alert|Emergency) .*")
 _MAX_EVENT_BYTES = 4096
 _MAX_FIELD_CHARS = 512
 _CUT_TO = 507
@@ -49,10 +54,12 @@ class Enricher:
         customtags: list[str],
         templatedfields: dict[str, str],
         bracketreplacer: str = "",
+        outputfieldformat: str = "",
     ) -> None:
         self.customfields = customfields
         self.customtags = customtags
         self.bracketreplacer = bracketreplacer
+        self.outputfieldformat = outputfieldformat
         env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.ChainableUndefined, autoescape=False)
         self.templates: dict[str, jinja2.Template | None] = {}
         for key, text in templatedfields.items():
@@ -89,12 +96,30 @@ class Enricher:
             for key in [k for k in fields if "[" in k]:
                 value = fields.pop(key)
                 fields[key.replace("]", "").replace("[", self.bracketreplacer)] = value
+        if self.outputfieldformat and _FALCO_TEXT.search(event.output):
+            self._reformat(event)
         if len(event.to_json().encode()) > _MAX_EVENT_BYTES:
             for key, value in list(fields.items()):
                 if isinstance(value, str) and len(value) > _MAX_FIELD_CHARS:
                     cut = value[:_CUT_TO] + "[...]"
                     event.output = event.output.replace(value, cut)
                     fields[key] = cut
+
+    def _reformat(self, event: SidekickEvent) -> None:
+        parts = event.output.split(" ")
+        if len(parts) < 3:
+            return
+        custom = " ".join(f"{k}={v}" for k, v in self.customfields.items())
+        templated = " ".join(f"{k}={event.output_fields.get(k, '')}" for k in self.templates)
+        text = (
+            self.outputfieldformat.replace("<timestamp>", parts[0].removesuffix(":"))
+            .replace("<priority>", event.priority_title)
+            .replace("<output>", " ".join(parts[2:]))
+            .replace("<custom_fields>", custom)
+            .replace("<templated_fields>", templated)
+            .replace("<tags>", ",".join(event.tags))
+        )
+        event.output = text.removesuffix(" ").removesuffix("( )").removesuffix("()").removesuffix(" ")
 
     @staticmethod
     def _render(key: str, template: jinja2.Template | None, context: dict[str, Any]) -> str:

@@ -45,7 +45,11 @@ class Sidekick:
             max_label_sets=int(config.get("prometheus.maxlabelsets") or 0),
         )
         self.enricher = Enricher(
-            customfields, config.customtags, templatedfields, str(config.get("bracketreplacer") or "")
+            customfields,
+            config.customtags,
+            templatedfields,
+            str(config.get("bracketreplacer") or ""),
+            str(config.get("outputfieldformat") or ""),
         )
         ctx = OutputContext(config, tuple(customfields), tuple(templatedfields))
         size = int(config.get("buffer.size") or 1)
