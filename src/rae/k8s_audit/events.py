@@ -40,11 +40,12 @@ NOT_RECOGNIZED = "data not recognized as a k8s audit event"
 class AuditEvent:
     """One audit event: the parsed JSON object, its time (``stageTimestamp``) and number.
 
-    ``t0`` is the time of the first event of its stream (for ``evt.reltime``). ``_compact``
-    and ``_query`` cache the compact JSON text and the parsed request-URI query.
+    ``t0`` is the time of the first event of its stream (for ``evt.reltime``). ``_compact``,
+    ``_query`` and ``memo`` cache the compact JSON text, the parsed request-URI query and
+    extracted field values.
     """
 
-    __slots__ = ("_compact", "_query", "num", "obj", "t0", "ts")
+    __slots__ = ("_compact", "_query", "memo", "num", "obj", "t0", "ts")
 
     evtype = SOURCE
     source = SOURCE
@@ -56,6 +57,8 @@ class AuditEvent:
         self.t0 = ts if t0 is None else t0
         self._compact: str | None = None
         self._query: Any = None
+        #: field values already extracted (fields read by many rules are extracted once)
+        self.memo: dict[str, Any] = {}
 
     @property
     def raw(self) -> str:

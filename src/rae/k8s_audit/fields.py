@@ -174,17 +174,26 @@ def _path_getter(keys: Sequence[str]) -> Callable[[Any], Any]:
 
 
 def _keys_single(*keys: str) -> Callable[[FieldSpec, str | None], Extractor]:
-    def factory(_spec: FieldSpec, _arg: str | None) -> Extractor:
+    def factory(spec: FieldSpec, _arg: str | None) -> Extractor:
         get = _path_getter(keys)
+        name = spec.name  # the per-event memo key: every rule reading this field shares it
 
         def extract(evt: Any) -> Any:
+            memo = evt.memo
+            v = memo.get(name, _MISSING)
+            if v is not _MISSING:
+                return v
             obj = evt.obj
             if "auditID" not in obj:
-                return None
-            v = get(obj)
-            if v is _MISSING:
-                return None
-            return v if type(v) is str else compact(v)
+                v = None
+            else:
+                v = get(obj)
+                if v is _MISSING:
+                    v = None
+                elif type(v) is not str:
+                    v = compact(v)
+            memo[name] = v
+            return v
 
         return extract
 
@@ -493,12 +502,20 @@ def _json_value(_spec: FieldSpec, arg: str | None) -> Extractor:
         pointer = pointer[1:]
     keys = tuple(k.replace("~1", "/").replace("~0", "~") for k in pointer.split("/"))
     get = _path_getter(keys)
+    name = "json.value/" + pointer
 
     def extract(evt: Any) -> Any:
+        memo = evt.memo
+        v = memo.get(name, _MISSING)
+        if v is not _MISSING:
+            return v
         v = get(evt.obj)
         if v is _MISSING:
-            return None
-        return v if type(v) is str else compact(v)
+            v = None
+        elif type(v) is not str:
+            v = compact(v)
+        memo[name] = v
+        return v
 
     return extract
 
