@@ -10,6 +10,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,40 @@ def test_config_file_is_yaml_we_wrote(tmp_path: Path) -> None:
     res = rae_run("-c", str(cfg), "--dry-run", "-r", str(REPO / "rules"))
     assert res.returncode == 0, res.stderr
     assert "webserver: 127.0.0.1:1234 (/healthz, /versions, /metrics)\n" in res.stdout
+
+
+def test_rules_directory_created_later_is_watched(tmp_path: Path, tls: tuple[Path, ssl.SSLContext]) -> None:
+    """Like /etc/rae/rules.d: a rules_files directory that does not exist yet, then gets files."""
+    web, hook = free_port(), free_port()
+    base = tmp_path / "base.yaml"
+    base.write_text(K8S_RULE.format(name="base rule").replace("startswith engine-test", "= engine-test-base"))
+    rules_d = tmp_path / "rules.d"
+    extra = _k8saudit(tls[0], hook)
+    extra.update({"engine": {"kind": "nodriver"}, "rules_files": [str(base), str(rules_d)]})
+    cfg = write_config(tmp_path / "c.yaml", web, extra)
+    url = f"https://127.0.0.1:{hook}/k8s-audit"
+    run = RaeRun(["-c", str(cfg)], web)
+    try:
+        run.wait_healthy()
+        assert any(f"Skipping rules path {rules_d}: not found" in ln for ln in run.err.lines)
+        err_start = len(run.err)
+        rules_d.mkdir()
+        replace_file(rules_d / "10-extra.yaml", K8S_RULE.format(name="extra rule"))
+        run.err.wait_for(lambda ln: "Rules reloaded: 2 rules enabled" in ln, err_start)
+        start = len(run.out)
+        assert post_audit(url, audit_event_list("engine-test-x", "s1"), tls[1])[0] == 200
+        _, alert = run.wait_alert(lambda a: a["output_fields"]["ka.target.name"] == "s1", start)
+        assert alert["rule"] == "extra rule"
+        # a second file in the directory, now watched directly
+        err_start = len(run.err)
+        replace_file(rules_d / "20-more.yaml", K8S_RULE.format(name="more rule"))
+        run.err.wait_for(lambda ln: "Rules reloaded: 3 rules enabled" in ln, err_start)
+        # a file of another kind in the directory is no reason to reload
+        n_reloads = sum("Rules reloaded" in ln for ln in run.err.lines)
+        (rules_d / "README.txt").write_text("not rules\n")
+        time.sleep(0.5)  # apart from the next change, so a reload for README.txt would be counted
+        replace_file(rules_d / "30-last.yaml", K8S_RULE.format(name="last rule"))
+        run.err.wait_for(lambda ln: "Rules reloaded: 4 rules enabled" in ln, err_start)
+        assert sum("Rules reloaded" in ln for ln in run.err.lines) == n_reloads + 1
+    finally:
+        assert run.stop() == 0
