@@ -100,7 +100,7 @@ def postgres_server(base: Path | None = None, port: int | None = None) -> Iterat
         argv = [postgres, "-D", str(data), "-p", str(port), "-k", str(base),
                 "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
         # SIGINT: PostgreSQL's "fast" shutdown, which does not wait for clients to disconnect
-        log = Path(tempfile.gettempdir()) / f"rae-pg-{port}.log"
+        log = base / f"postgres-{port}.log"  # removed with the cluster
         with daemon(argv, port, log, signal.SIGINT, cwd=base, **as_user) as proc:
             # the port opens before the cluster accepts sessions ("the database system is starting up")
             wait_for(lambda: asyncio.run(_pg_ping(port)), 30, "PostgreSQL accepting connections")
