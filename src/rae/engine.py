@@ -438,7 +438,8 @@ class Engine:
         return [n for n, on in pairs if on]
 
     def start(self) -> None:
-        """Open the outputs, the probe (with the /proc scan), the webhook, the threads, the webserver."""
+        """Open the outputs, the webhook, the probe (then the /proc scan), the threads, the webserver
+        (last, so a healthy /healthz means everything is running); on failure close what was opened."""
         from prometheus_client import disable_created_metrics
 
         from rae.outputs.manager import OutputManager
@@ -457,7 +458,6 @@ class Engine:
                 self._open_webhook(plan.k8s_audit)
             if plan.syscall:
                 self._open_probe(plan.ring_bytes)
-            if plan.syscall:
                 self._spawn("rae-syscall", self._syscall_loop)
             if plan.k8s_audit is not None:
                 self._spawn("rae-k8s-audit", self._audit_loop)
