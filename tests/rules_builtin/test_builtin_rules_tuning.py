@@ -91,3 +91,29 @@ def test_falco_audit_rules_resource_replaces_a_list(tmp_path: Path) -> None:
     # python3 is now trusted, and sshd (no longer listed) is reported
     got = run(tmp_path, user)
     assert got == [ETC, READ, SHELL]
+
+
+def _doc_yaml_blocks() -> list[str]:
+    doc = (RULES.parents[1] / "docs" / "rules.md").read_text()
+    tuning = doc.split("### Tuning", 1)[1].split("### Limits", 1)[0]
+    return [b.split("```", 1)[0] for b in tuning.split("```yaml\n")[1:]]
+
+
+def test_documented_recipes_load(tmp_path: Path) -> None:
+    """Every YAML example of docs/rules.md's Tuning section loads on top of the built-in rules."""
+    blocks = _doc_yaml_blocks()
+    assert len(blocks) == 4
+    for i, text in enumerate(blocks):
+        doc = yaml.safe_load(text)
+        if isinstance(doc, dict):  # the FalcoAuditRules resource
+            assert doc["kind"] == "FalcoAuditRules"
+            text = dump_rules(convert_spec(doc["spec"]))
+        extra = tmp_path / f"doc{i}.yaml"
+        extra.write_text(text)
+        ruleset = load_rules([str(RULES), str(extra)], LoadOptions())
+        assert [w.one_line() for w in ruleset.warnings] == []
+    # the override example lowers the priority and narrows the condition
+    extra = tmp_path / "doc2.yaml"
+    ruleset = load_rules([str(RULES), str(extra)], LoadOptions())
+    rule = next(r for r in ruleset.rules if r.name == "Outbound Connection to Mining Pool Port")
+    assert rule.priority.name == "NOTICE" and "my-game-server" in rule.condition
