@@ -42,6 +42,7 @@ class CaptureSource:
         self.state = state = State(self.max_threads)
         process = state.process
         reader = ScapReader(self.path)
+        evt: Any = None
         try:
             reader.read_header()
             state.load_header(reader)
@@ -49,25 +50,21 @@ class CaptureSource:
             # initial-state container events
             for evt in it:
                 self.events_read += 1
-                _process(process, evt, self.path)
+                process(evt)
                 if evt.info.name != "container":
                     yield evt
                     break
             for evt in it:
                 self.events_read += 1
-                _process(process, evt, self.path)
+                process(evt)
                 yield evt
+        except RaeError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+            where = f"event {evt.num}" if evt is not None else "header"
+            raise RaeError(f"{self.path}: {where}: corrupt data ({type(exc).__name__}: {exc})") from None
         finally:
             reader.close()
-
-
-def _process(process: Any, evt: Any, path: str) -> None:
-    try:
-        process(evt)
-    except RaeError:
-        raise
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
-        raise RaeError(f"{path}: event {evt.num}: corrupt event data ({type(exc).__name__}: {exc})") from None
 
 
 def open_capture_source(path: str, max_threads: int = DEFAULT_MAX_THREADS) -> CaptureSource:

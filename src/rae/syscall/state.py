@@ -626,7 +626,8 @@ class State:
         self.fd_fallback_evt = -1
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
-        self._dispatch: dict[int, Handler | None] = {}
+        #: event code → its classification (see `_classify`)
+        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None]] = {}
         self._enter_handlers: dict[str, Handler] = {
             "close": self._close_enter,
             "connect": self._connect_enter,
@@ -978,6 +979,22 @@ class State:
         return cid
 
     # --- per event -------------------------------------------------------------------------------
+    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None]:
+        """Per event code, once: (kind, enter, store enter params, clone exit, procexit, handler)."""
+        name = info.name
+        if info.flags & EF_SKIPPARSERESET:
+            kind = _K_SKIP
+        elif name == "switch":
+            kind = _K_SWITCH
+        elif name == "container":
+            kind = _K_CONTAINER
+        else:
+            kind = _K_SYSCALL
+        enter = info.dir == ">"
+        handler = (self._enter_handlers if enter else self._exit_handlers).get(name)
+        return (kind, enter, enter and name in _STORE_ENTER, not enter and name in _CLONE_NAMES,
+                name == "procexit", handler)
+
     def process(self, evt: Any) -> None:
         """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
         if self._remove_fds:
@@ -991,45 +1008,49 @@ class State:
             self._remove_tid = None
             self.remove_thread(tid)
         info = evt.info
+        code = evt.code
+        cls = self._codes.get(code)
+        if cls is None:
+            cls = self._codes[code] = self._classify(info)
+        kind, enter, store, clone_exit, procexit, handler = cls
         flags = info.flags
         evt.fdinfo = None
         evt.extra = self
         ts = evt.ts
+        self.prev_ts = self.cur_ts or ts
+        self.cur_ts = ts
         if not self.first_ts:
             self.first_ts = ts
-        self.prev_ts, self.cur_ts = self.cur_ts or ts, ts
-        if flags & EF_SKIPPARSERESET:
-            # libsinsp attaches no thread here, but the fields look the thread up when they run
-            evt.thread = self.threads.get(evt.tid)
-            return
-        name = info.name
-        if name == "switch":
-            t = evt.thread = self.threads.get(evt.tid)
-            if t is not None and evt.nparams >= 6:
-                p = evt.params
-                t.pfmajor, t.pfminor = p[1], p[2]
-                m = t.main()
-                if m is not None:
-                    m.vmsize_kb, m.vmrss_kb, m.vmswap_kb = p[3], p[4], p[5]
-            return
-        if name == "container":
-            cid = None
-            if evt.arg("json") is not None:
-                cid = self._container_json(evt)
-            elif info.dir == ">" and evt.arg("id") is not None:
-                cid = self._container_evt(evt)
-            # libsinsp gives a container event a detached thread standing for the container
-            evt.thread = self._container_thread(cid) if cid else self.threads.get(evt.tid)
-            return
-        enter = info.dir == ">"
+        threads = self.threads
         tid = evt.tid
-        t = self.threads.get(tid)
+        if kind:
+            if kind == _K_SKIP:
+                # libsinsp attaches no thread here, but the fields look the thread up when they run
+                evt.thread = threads.get(tid)
+            elif kind == _K_SWITCH:
+                t = evt.thread = threads.get(tid)
+                if t is not None and evt.nparams >= 6:
+                    p = evt.params
+                    t.pfmajor, t.pfminor = p[1], p[2]
+                    m = t.main()
+                    if m is not None:
+                        m.vmsize_kb, m.vmrss_kb, m.vmswap_kb = p[3], p[4], p[5]
+            else:
+                cid = None
+                if evt.arg("json") is not None:
+                    cid = self._container_json(evt)
+                elif enter and evt.arg("id") is not None:
+                    cid = self._container_evt(evt)
+                # libsinsp gives a container event a detached thread standing for the container
+                evt.thread = self._container_thread(cid) if cid else threads.get(tid)
+            return
+        t = threads.get(tid)
         if t is None:
-            if not enter and name in _CLONE_NAMES:
+            if clone_exit:
                 evt.thread = None
                 self._clone_exit(evt, None)
                 # the fields find the thread the child's clone exit may just have created
-                evt.thread = self.threads.get(tid)
+                evt.thread = threads.get(tid)
                 return
             t = self._fake_thread(tid)
             if t is None:
@@ -1037,13 +1058,12 @@ class State:
                 return
         evt.thread = t
         t.flags |= CL_ACTIVE
-        code = evt.code
         if enter:
             t.lastevent_fd = -1
             t.lastevent_code = code
-            t.enter_ts = evt.ts
+            t.enter_ts = ts
             t.latency = 0
-            if name in _STORE_ENTER:
+            if store:
                 _ = evt.params  # decode now: the reader may reuse its buffer
                 t.enter_evt = evt
             else:
@@ -1056,23 +1076,18 @@ class State:
                     evt.fdinfo = t.get_fd(fd)
         else:
             if t.enter_ts:
-                t.latency = evt.ts - t.enter_ts
-            valid = code == t.lastevent_code + 1
-            t.lastevent_valid = valid
+                t.latency = ts - t.enter_ts
+            valid = t.lastevent_valid = code == t.lastevent_code + 1
             if valid and flags & EF_USES_FD:
-                if name == "copy_file_range":
+                if info.name == "copy_file_range":
                     fdout = evt.arg("fdout")
                     if isinstance(fdout, int):
                         t.lastevent_fd = fdout
                 evt.fdinfo = t.get_fd(t.lastevent_fd)
-        handler = self._dispatch.get(code, _MISSING)
-        if handler is _MISSING:
-            handler = (self._enter_handlers if enter else self._exit_handlers).get(name)
-            self._dispatch[code] = handler
         if handler is not None:
             handler(evt, t)
             t = evt.thread
-        if name == "procexit" and t is not None:
+        if procexit and t is not None:
             t.flags |= CL_CLOSED
             self._remove_tid = t.tid
         fi = evt.fdinfo
@@ -1080,10 +1095,9 @@ class State:
             self.name_changed_evt = evt.num
         # the fd as the fd fields see it (libsinsp extract_fd)
         if flags & EF_FD_ANY:
-            t = evt.thread
-            if t is not None and evt.fdinfo is None and t.lastevent_fd != -1:
-                evt.fdinfo = t.get_fd(t.lastevent_fd)
-                if evt.fdinfo is not None:
+            if fi is None and t is not None and t.lastevent_fd != -1:
+                fi = evt.fdinfo = t.get_fd(t.lastevent_fd)
+                if fi is not None:
                     self.fd_fallback_evt = evt.num
         else:
             evt.fdinfo = None
@@ -1672,7 +1686,7 @@ class State:
                 fi.name = _printable(_text(tup[3]))
 
 
-_MISSING: Any = object()
+_K_SYSCALL, _K_SKIP, _K_SWITCH, _K_CONTAINER = 0, 1, 2, 3
 
 
 def _swap(fi: FdInfo) -> None:
