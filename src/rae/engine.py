@@ -423,7 +423,8 @@ class Engine:
             lines.append(f"k8s_audit: webhook {k.url}" + (f" (TLS: {k.cert_file})" if k.cert_file else ""))
         ws = cfg.webserver
         if ws.enabled:
-            lines.append(f"webserver: {ws.listen_address}:{ws.listen_port} ({ws.k8s_healthz_endpoint}, /versions"
+            lines.append(f"webserver: {ws.listen_address}:{ws.listen_port}"
+                         f" ({ws.k8s_healthz_endpoint}, /versions"
                          + (", /metrics" if ws.prometheus_metrics_enabled else "") + ")")
         lines.append(f"outputs: {', '.join(self._output_names()) or 'none'}")
         lines.extend(f"note: {n}" for n in plan.notes)
@@ -811,7 +812,8 @@ class Engine:
             self._probe.close()
             self._probe = None
         if self.outputs is not None:
-            lost = self.outputs.close(timeout=max(timeout, (self.cfg.output_timeout_ms / 1000) if self.cfg else 0))
+            out_timeout = self.cfg.output_timeout_ms / 1000 if self.cfg else 0.0
+            lost = self.outputs.close(timeout=max(timeout, out_timeout))
             if lost:
                 log.error("%d alert(s) could not be delivered before exit", lost)
         if self._webserver is not None:

@@ -94,7 +94,8 @@ class Lines:
                     i += 1
                 left = end - time.monotonic()
                 if left <= 0 or (self.lines and self.lines[-1] == "\0EOF"):
-                    raise AssertionError(f"no matching line within {timeout}s; last lines: {self.lines[-15:]}")
+                    last = self.lines[-15:]
+                    raise AssertionError(f"no matching line within {timeout}s; last lines: {last}")
                 self._cv.wait(left)
 
     def join(self, timeout: float = 10.0) -> None:

@@ -184,7 +184,8 @@ def k8s_only(tmp_path: Path, tls: tuple[Path, ssl.SSLContext]) -> Iterator[tuple
         run.stop()
 
 
-def test_audit_source_alone_and_sighup(k8s_only: tuple[RaeRun, Path, str], tls: tuple[Path, ssl.SSLContext]) -> None:
+def test_audit_source_alone_and_sighup(k8s_only: tuple[RaeRun, Path, str],
+                                       tls: tuple[Path, ssl.SSLContext]) -> None:
     run, rules, url = k8s_only
     assert any("Enabled event sources: k8s_audit" in ln for ln in run.err.lines)
     assert post_audit(url, audit_event_list("engine-test-1", "s1"), tls[1])[0] == 200

@@ -39,7 +39,8 @@ def test_above_threshold_alerts_with_falco_fields(caplog: pytest.LogCaptureFixtu
         assert mon.check(_counts(2000, 300), now_ns=1_700_000_000_123_456_789)
     assert mon.occurrences == 1 and mon.actions_taken == 1
     (a,) = alerts
-    assert (a.rule, a.priority, a.source, a.tags, a.hostname) == (DROP_RULE, Priority.DEBUG, "internal", (), "node-1")
+    assert (a.rule, a.priority, a.source, a.tags, a.hostname) == (
+        DROP_RULE, Priority.DEBUG, "internal", (), "node-1")
     assert a.time_ns == 1_700_000_000_123_456_789
     assert a.output == f"{DROP_RULE}. 300 system calls dropped in last second."
     f = a.output_fields
@@ -81,7 +82,8 @@ def test_first_check_without_a_start_only_records() -> None:
 
 
 def test_probe_counters_map_to_scap_terms() -> None:
-    k = KernelCounts.from_probe({"events": 90, "drops_full": 7, "drops_noaux": 3, "truncated": 4, "faults": 9})
+    k = KernelCounts.from_probe({"events": 90, "drops_full": 7, "drops_noaux": 3, "truncated": 4,
+                                 "faults": 9})
     assert (k.n_evts, k.n_drops, k.n_drops_buffer, k.n_drops_scratch_map, k.n_drops_pf) == (100, 10, 7, 3, 0)
 
 

@@ -28,7 +28,8 @@ def test_undersized_ring_drops_are_counted_and_alerted(tmp_path: Path) -> None:
     web = free_port()
     cfg = write_config(tmp_path / "c.yaml", web, {
         "engine": {"kind": "modern_ebpf", "modern_ebpf": {"buf_size_preset": 1}},
-        "syscall_event_drops": {"threshold": 0.1, "actions": ["log", "alert"], "rate": 0.03333, "max_burst": 1},
+        "syscall_event_drops": {"threshold": 0.1, "actions": ["log", "alert"], "rate": 0.03333,
+                                "max_burst": 1},
         "watch_config_files": False,
     })
     rules = tmp_path / "r.yaml"

@@ -1,4 +1,5 @@
-"""`rae run` with Falco's own rules file (falco_rules 1.0.1 from the corpus) raises its rules on real actions."""
+"""`rae run` with Falco's own rules file (falco_rules 1.0.1 from the corpus) raises its rules on real
+actions."""
 
 from __future__ import annotations
 

@@ -24,8 +24,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="config override, e.g. -o engine.kind=nodriver (no syscall source)")
     p.add_argument("-D", dest="disable", action="append", default=[], metavar="SUBSTR",
                    help="disable rules whose name contains SUBSTR")
-    p.add_argument("-t", dest="run_tags", action="append", default=[], metavar="TAG", help="run only rules with tag")
-    p.add_argument("-T", dest="skip_tags", action="append", default=[], metavar="TAG", help="disable rules with tag")
+    p.add_argument("-t", dest="run_tags", action="append", default=[], metavar="TAG",
+                   help="run only rules with tag")
+    p.add_argument("-T", dest="skip_tags", action="append", default=[], metavar="TAG",
+                   help="disable rules with tag")
     p.add_argument("--dry-run", action="store_true",
                    help="load the config and rules, print what would run, and exit")
 
