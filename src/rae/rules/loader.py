@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,8 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
 # -- condition text helpers -------------------------------------------------------------------
 
 _BLANKS = " \t\n\r"
+#: what a list name can be in condition text (delimited by blanks, parentheses, commas, '=')
+_TOKEN = re.compile(r"[^\s(),=]+")
 _DELIMS = _BLANKS + "(),="
 
 
@@ -166,7 +169,24 @@ class _MacroError(Exception):
         self.pos = pos
 
 
-def _expand(e: Expr, macros: dict[str, Expr], path: list[str], used: set[str]) -> Expr:
+class _Visible:
+    """The macros a macro may use: those whose index is below its visibility."""
+
+    __slots__ = ("current", "index", "visibility")
+
+    def __init__(self, current: dict[str, Expr], index: dict[str, int], visibility: int) -> None:
+        self.current = current
+        self.index = index
+        self.visibility = visibility
+
+    def get(self, name: str) -> Expr | None:
+        i = self.index.get(name)
+        if i is None or i >= self.visibility:
+            return None
+        return self.current[name]
+
+
+def _expand(e: Expr, macros: dict[str, Expr] | _Visible, path: list[str], used: set[str]) -> Expr:
     match e:
         case And(children, pos):
             return And(tuple(_expand(c, macros, path, used) for c in children), pos)
@@ -251,6 +271,7 @@ class _Compiler:
             lists.append((li.name, items))
             list_used.setdefault(li.name, False)
         self.lists = lists
+        self.list_names = frozenset(name for name, _ in lists)
         self.list_used = list_used
 
         # macros: parse, then expand with visibility
@@ -260,8 +281,9 @@ class _Compiler:
         resolved: dict[str, Expr] = {}
         used_macros: set[str] = set()
         current = dict(parsed)
+        index = {o.name: o.index for o in col.macros}
         for m in col.macros:
-            visible = {o.name: current[o.name] for o in col.macros if o.index < m.visibility}
+            visible = _Visible(current, index, m.visibility)
             try:
                 current[m.name] = _expand(current[m.name], visible, [], used_macros)
             except _MacroError as exc:
@@ -285,10 +307,15 @@ class _Compiler:
         return compiled
 
     def parse(self, cond: str, cond_ctx: Chain) -> Expr:
-        for name, items in self.lists:
-            cond, used = resolve_list(cond, name, items)
-            if used:
-                self.list_used[name] = True
+        tokens = set(_TOKEN.findall(cond))
+        if not tokens.isdisjoint(self.list_names):
+            for name, items in self.lists:
+                if name not in tokens:
+                    continue
+                cond, used = resolve_list(cond, name, items)
+                if used:
+                    self.list_used[name] = True
+                    tokens = set(_TOKEN.findall(cond))
         try:
             return parse_condition(cond)
         except ConditionSyntaxError as exc:

@@ -122,10 +122,11 @@ class ConditionSyntaxError(ValueError):
 
 
 class _Parser:
-    __slots__ = ("depth", "i", "last", "line", "line_start", "text")
+    __slots__ = ("depth", "i", "last", "line", "line_start", "multiline", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.multiline = "\n" in text or "\r" in text
         self.i = 0
         self.line = 1
         self.line_start = 0
@@ -137,6 +138,9 @@ class _Parser:
         return Pos(self.i, self.line, self.i - self.line_start + 1)
 
     def _advance(self, n: int) -> None:
+        if not self.multiline:
+            self.i += n
+            return
         text = self.text
         end = self.i + n
         j = self.i

@@ -159,13 +159,12 @@ class _ItemReader:
             if can_be_empty:
                 return None
             raise ctx.fail(f"Mapping for key '{key}' is empty")
-        vctx = ctx.child("value for", key, node)
         if not isinstance(node, yaml.ScalarNode):
-            raise vctx.fail("Value is not a scalar value")
+            raise ctx.child("value for", key, node).fail("Value is not a scalar value")
         if node.value == "":
             if can_be_empty:
                 return None
-            raise vctx.fail("Value must be non-empty")
+            raise ctx.child("value for", key, node).fail("Value must be non-empty")
         return str(node.value)
 
     def boolean(self, key: str, ctx: _Ctx, *, optional: bool = True) -> bool | None:
@@ -192,14 +191,12 @@ class _ItemReader:
             if optional:
                 return None
             raise ctx.fail(f"Item has no mapping for key '{key}'")
-        vctx = ctx.child("value for", key, node)
         if not isinstance(node, yaml.SequenceNode):
-            raise vctx.fail("Value is not a sequence")
+            raise ctx.child("value for", key, node).fail("Value is not a sequence")
         out: list[str] = []
         for v in node.value:
-            ictx = vctx.child("list item", "", v)
             if not isinstance(v, yaml.ScalarNode):
-                raise ictx.fail("sequence value is not scalar")
+                raise ctx.child("value for", key, node).child("list item", "", v).fail("sequence value is not scalar")
             out.append(str(v.value))
         return out
 
