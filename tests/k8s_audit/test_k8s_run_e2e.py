@@ -26,6 +26,7 @@ from test_k8s_webhook_fuzz import _mutate, _rss_kib
 from conftest import load_events
 
 ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "rules" / "k8s_audit_rules.yaml"
 
 
 def _free_port() -> int:
@@ -80,7 +81,7 @@ def engine(tls_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     }
     (d / "falco.yaml").write_text(json.dumps(cfg))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rae.cli", "run", "-c", str(d / "falco.yaml"), "-r", str(ROOT / "rules" / "k8s_audit_rules.yaml")],
+        [sys.executable, "-m", "rae.cli", "run", "-c", str(d / "falco.yaml"), "-r", str(RULES)],
         stdout=subprocess.PIPE,
         stderr=open(d / "stderr.txt", "wb"),  # noqa: SIM115
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
