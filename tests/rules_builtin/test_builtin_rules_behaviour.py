@@ -593,6 +593,13 @@ def web_server_spawns_shell() -> tuple[Capture, dict[str, Any]]:
                "user.name": "www-data", "container.id": WEB.id, "container.name": "web-1"}
 
 
+@fires(SHELL)
+def busybox_standalone_shell_applet() -> tuple[Capture, dict[str, Any]]:
+    c = web()
+    c.execve(100, "/proc/self/exe", ["-c", "id"], argv0="sh", comm="exe")
+    return c, {"proc.name": "exe", "proc.cmdline": "exe -c id", "proc.pname": "nginx"}
+
+
 @silent(SHELL)
 def entrypoint_shell() -> Capture:
     c = runtime_exec(WEB, vpid=1)
