@@ -73,6 +73,8 @@ DROP_RULE = "Falco internal: syscall event drop"
 DEFAULT_K8SAUDIT_CERT = "/etc/falco/falco.pem"
 #: engine kinds that mean "the live syscall source" (rae has one driver: its CO-RE eBPF probe)
 _LIVE_KINDS = ("modern_ebpf", "ebpf", "kmod")
+#: records per ring-buffer batch: bounds the memory of one batch (records are copied out of the ring)
+_BATCH = 8192
 #: a probe record's header: a scap v2 event header (ts, tid, len, type, nparams) without the block
 _RECORD_HEADER = struct.Struct("<QQIHI")
 _WEBHOOK_PLUGINS = ("k8saudit",)
@@ -562,9 +564,12 @@ class Engine:
 
         num = 0
         next_check = time.monotonic() + 1.0
+        drain_until = 0.0
         while True:
             stopping = self._sources_stop.is_set()
-            probe.read_batch(grab)  # after a stop request: one last drain of what the ring holds
+            if stopping and not drain_until:
+                drain_until = time.monotonic() + 1.0
+            n = probe.read_batch(grab, _BATCH)
             if pending:
                 c.records += len(pending)
                 match = self.ruleset.match  # type: ignore[union-attr]
@@ -602,7 +607,8 @@ class Engine:
                 if not stopping and self.drops is not None and not self.drops.check(c.kernel):
                     self.exit_code = 1
                     self._stop.set()
-            if stopping:
+            # after a stop request, drain what the ring holds (bounded: other processes keep writing)
+            if stopping and (n < _BATCH or time.monotonic() >= drain_until):
                 return
 
     def _audit_loop(self) -> None:
