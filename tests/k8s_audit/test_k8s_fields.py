@@ -307,6 +307,8 @@ def test_rfc3339(text: str, ns: int) -> None:
 
 
 def test_bad_timestamps_are_refused() -> None:
-    for bad in ("2018-13-01T00:00:00Z", "yesterday", "2018-10-25 14:09:12Z"):
+    bad_times = ("2018-13-01T00:00:00Z", "yesterday", "2018-10-25 14:09:12Z")
+    bad_times += ("2018-10-25t14:09:12z", "2018-02-30T00:00:00Z")
+    for bad in bad_times:
         with pytest.raises(ValueError):
             parse_rfc3339_ns(bad)

@@ -533,7 +533,7 @@ def _json_rawtime(_spec: FieldSpec, _arg: str | None) -> Extractor:
 
 @functools.cache
 def _hostname() -> str:
-    return os.environ.get("FALCO_HOSTNAME") or socket.gethostname()
+    return os.environ.get("FALCO_HOSTNAME") or os.environ.get("RAE_HOSTNAME") or socket.gethostname()
 
 
 def _datetime(ts: int, with_ns: bool) -> str:
