@@ -11,6 +11,8 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -253,3 +255,25 @@ def test_rules_directory_created_later_is_watched(tmp_path: Path, tls: tuple[Pat
         assert sum("Rules reloaded" in ln for ln in run.err.lines) == n_reloads + 1
     finally:
         assert run.stop() == 0
+
+
+def test_malformed_audit_requests_leave_the_engine_serving(k8s_only: tuple[RaeRun, Path, str],
+                                                           tls: tuple[Path, ssl.SSLContext]) -> None:
+    run, _rules, url = k8s_only
+    ctx = tls[1]
+    assert post_audit(url, b'{"kind": "EventList", "items": [', ctx)[0] == 400  # truncated JSON
+    assert post_audit(url, b'{"kind": "Pod", "apiVersion": "v1"}', ctx)[0] == 422  # not audit data
+    assert post_audit(url.replace("/k8s-audit", "/other"), audit_event_list("engine-test-z", "x"), ctx)[0] == 404
+    req = urllib.request.Request(url, method="GET")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, context=ctx, timeout=10)
+    assert err.value.code == 405
+    with pytest.raises(urllib.error.HTTPError) as err:  # plain HTTP on the TLS port
+        urllib.request.urlopen(url.replace("https://", "http://"), timeout=10)
+    assert err.value.code == 400
+    start = len(run.out)
+    assert post_audit(url, audit_event_list("engine-test-ok", "after"), ctx)[0] == 200
+    _, alert = run.wait_alert(lambda a: a["output_fields"]["ka.target.name"] == "after", start)
+    assert alert["rule"] == "first rule"
+    assert run.metric('rae_k8s_audit_webhook_rejected_total{reason="not_audit"}') == 1
+    assert run.proc.poll() is None
