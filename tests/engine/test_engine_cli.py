@@ -263,7 +263,8 @@ def test_malformed_audit_requests_leave_the_engine_serving(k8s_only: tuple[RaeRu
     ctx = tls[1]
     assert post_audit(url, b'{"kind": "EventList", "items": [', ctx)[0] == 400  # truncated JSON
     assert post_audit(url, b'{"kind": "Pod", "apiVersion": "v1"}', ctx)[0] == 422  # not audit data
-    assert post_audit(url.replace("/k8s-audit", "/other"), audit_event_list("engine-test-z", "x"), ctx)[0] == 404
+    other_path = url.replace("/k8s-audit", "/other")
+    assert post_audit(other_path, audit_event_list("engine-test-z", "x"), ctx)[0] == 404
     req = urllib.request.Request(url, method="GET")
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, context=ctx, timeout=10)
