@@ -708,6 +708,14 @@ def passwd_appended_in_container() -> tuple[Capture, dict[str, Any]]:
     return c, {"fd.name": "/etc/passwd", "container.id": WEB.id}
 
 
+@fires(ETC)
+def etc_written_in_an_ssh_session() -> tuple[Capture, dict[str, Any]]:
+    """Trust never flows from a login daemon to what its users run."""
+    c = host("tee", "/usr/bin/tee", ["/etc/ld.so.preload"], parent=("sshd", "/usr/sbin/sshd"))
+    c.openat(200, "/etc/ld.so.preload", W_NEW, 3)
+    return c, {"fd.name": "/etc/ld.so.preload", "proc.pname": "sshd"}
+
+
 @silent(ETC)
 def maintainer_script_writes_config() -> Capture:
     c = under_dpkg("sed", "/usr/bin/sed")
