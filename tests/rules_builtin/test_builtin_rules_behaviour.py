@@ -456,6 +456,15 @@ def init_module_from_memory() -> tuple[Capture, dict[str, Any]]:
     return c, {"evt.type": "init_module", "container.id": WEB.id}
 
 
+@fires(KMOD)
+def finit_module_as_a_generic_syscall_event() -> tuple[Capture, dict[str, Any]]:
+    """The live probe has no dedicated layout for (f)init_module: they arrive as generic events."""
+    c = host("loader", "/tmp/loader")
+    c.events.append((0, [314, 313], 200))  # syscall > ID=finit_module (PPM_SC 314), native 313
+    c.events.append((1, [314], 200))  # syscall <
+    return c, {"evt.type": "finit_module", "proc.name": "loader"}
+
+
 @silent(KMOD)
 def kernel_requested_modprobe() -> Capture:
     c = Capture()
@@ -958,3 +967,4 @@ def test_rae_replay_default_rules_first_match(tmp_path: Path) -> None:
     assert {"time", "rule", "priority", "output", "output_fields", "source", "tags", "hostname"} <= set(a)
     # with rule_matching: all, the generic shell rule reports the same exec too
     assert fired(replay_file(tmp_path / "web.scap", matching="all")) == [TERMINAL, SHELL, READ]
+
