@@ -15,7 +15,7 @@ import trustme
 
 from conftest import load_events
 from rae.errors import RaeError
-from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig, parse_listen_url
+from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig, WebhookEventSource, parse_listen_url
 
 
 def post(
@@ -207,3 +207,17 @@ def test_bad_tls_material_is_a_clear_error(tmp_path: Path) -> None:
         AuditWebhook(WebhookConfig(url="https://127.0.0.1:0/k8s-audit", cert_file=str(bad)))
     with pytest.raises(RaeError, match="certificate"):
         AuditWebhook(WebhookConfig(url="https://127.0.0.1:0/k8s-audit"))
+
+
+def test_webhook_event_source_for_the_engine(
+    tls_files: dict[str, Path], client_ctx: ssl.SSLContext, traces: Path
+) -> None:
+    src = WebhookEventSource(WebhookConfig(url="https://127.0.0.1:0/k8s-audit", cert_file=str(tls_files["combined"])))
+    assert src.source == "k8s_audit"
+    src.start()
+    try:
+        items = load_events(traces / "create_deployment.json") + load_events(traces / "exec_pod.json")
+        assert post(src.webhook, client_ctx, event_list(items))[0] == 200
+    finally:
+        src.stop()  # the queue closes: iteration drains what arrived, then ends
+    assert [e.obj["auditID"] for e in src] == [i["auditID"] for i in items]
