@@ -9,6 +9,7 @@ Every case runs; none is skipped.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -139,3 +140,25 @@ def test_counts_cover_every_rule_fired() -> None:
         if unexpected:
             extra[name] = unexpected
     assert not extra, extra
+
+
+@pytest.mark.parametrize("name", ["create_privileged_pod", "fal_01_003", "json_pointer_correct_parse"])
+def test_cases_through_the_cli(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A few cases as the command line runs them: `rae replay TRACE -r RULES...`."""
+    from rae.cli import main
+
+    case = CASES[name]
+    argv = ["replay", str(trace_of(case))]
+    for p in as_list(case["rules_file"]):
+        argv += ["-r", str(map_path(p))]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    alerts = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert (len(alerts) > 0) == bool(case["detect"])
+    got = Counter(a["rule"] for a in alerts)
+    for rule, count in expected_counts(case).items():
+        assert got[rule] == count
+        assert f"   {rule}: {count}" in err  # the Falco-style summary
+    assert f"Events detected: {len(alerts)}" in err
+    if "stderr_contains" in case:
+        assert case["stderr_contains"] in err
