@@ -82,7 +82,10 @@ class Alert:
         return d
 
     def all_output_fields(self) -> dict[str, Any]:
-        """``output_fields`` plus the time field of the text prefix, as Falco adds it."""
+        """``output_fields`` plus the time field of the text prefix, as Falco adds it to rule alerts
+        (internal alerts, such as syscall drops, carry only their own fields)."""
+        if self.source == "internal":
+            return dict(self.output_fields)
         key = "evt.time.iso8601" if self.iso8601 else "evt.time"
         fields = {key: self.time_ns}
         fields.update(self.output_fields)
