@@ -66,7 +66,7 @@ def test_every_rule_is_described_prioritised_and_mitre_tagged(items: list[dict[s
         assert any(t.startswith("mitre_") for t in tags), name
         assert any(re.fullmatch(r"T\d{4}(\.\d{3})?", t) for t in tags), name
         assert r.get("source") == "syscall", name
-        for f in KEY_OUTPUT_FIELDS:
+        for f in (*KEY_OUTPUT_FIELDS, "%proc.pid"):
             assert f in r["output"], (name, f)
         if re.search(r"\bfd\.(name|filename|directory)\b", r["condition"]) and "open" in r["condition"]:
             assert "%fd.name" in r["output"], name
