@@ -332,7 +332,8 @@ class AuditWebhook:
         await runner.setup()
         self._runner = runner
         try:
-            sock = socket.create_server((self.host, self.port), reuse_port=False, backlog=512)
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            sock = socket.create_server((self.host, self.port), family=family, backlog=512)
         except OSError as exc:
             await runner.cleanup()
             raise RaeError(f"webhook: cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
@@ -365,7 +366,8 @@ class AuditWebhook:
 
     @property
     def url(self) -> str:
-        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}{self.path}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{self.path}"
 
     def start_in_thread(self) -> int:
         """Serve from a background thread with its own loop; returns the bound port."""
