@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import socket
 import sys
 from collections import Counter
 from typing import Any
 
 from rae import __version__
 from rae.alerts import Alert
-from rae.config import load_config, resolve_rules_paths
-from rae.defaults import default_rules_paths
 from rae.errors import EXIT_OK, RaeError
 from rae.logs import setup_logging
 from rae.priority import Priority
-from rae.rules import LoadOptions, Ruleset, compile_filter, compile_format, load_rules
+from rae.rules import Ruleset, compile_filter, compile_format
+from rae.runsetup import RunArgs, alert_hostname, load_ruleset, rules_entries
 from rae.sources import EventSource, open_replay
 
 __all__ = ["TRAILING_POSITIONALS", "add_arguments", "main", "run_replay"]
@@ -95,10 +93,6 @@ def _print_events(
     return EXIT_OK
 
 
-def _hostname() -> str:
-    return os.environ.get("FALCO_HOSTNAME") or os.environ.get("RAE_HOSTNAME") or socket.gethostname()
-
-
 def run_replay(
     sources: list[EventSource], ruleset: Ruleset, emit: Any, *, hostname: str, iso8601: bool
 ) -> tuple[int, Counter[str], Counter[Priority]]:
@@ -137,26 +131,20 @@ def main(args: argparse.Namespace) -> int:
     if args.format is not None:
         return _print_events([open_replay(f) for f in files], args.format, filter_text, internal=args.internal)
 
-    if (args.disable or args.skip_tags) and args.run_tags:
-        raise RaeError("You can not specify both disabled (-D/-T) and enabled (-t) rules")
-    cfg = load_config(args.config, args.options, use_default_file=args.config is None)
-    setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
-    rules_paths = args.rules or resolve_rules_paths(cfg.rules_files) or default_rules_paths()
-    log.info("rae version %s (replay)", __version__)
-    for p in rules_paths:
-        log.info("Loading rules from %s", p)
-    selection = [{s.action: {k: v for k, v in (("rule", s.rule), ("tag", s.tag)) if v is not None}} for s in cfg.rules]
-    ruleset = load_rules(
-        rules_paths,
-        LoadOptions(
-            min_priority=cfg.priority,
-            disabled_substrings=args.disable,
-            run_tags=args.run_tags,
-            skip_tags=args.skip_tags,
-            selection=selection,
-            rule_matching=cfg.rule_matching,
-        ),
+    run_args = RunArgs(
+        config=args.config,
+        overrides=tuple(args.options),
+        rules=tuple(args.rules or ()),
+        disable=tuple(args.disable),
+        run_tags=tuple(args.run_tags),
+        skip_tags=tuple(args.skip_tags),
     )
+    cfg = run_args.load_config()
+    setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
+    log.info("rae version %s (replay)", __version__)
+    for p in rules_entries(run_args, cfg):
+        log.info("Loading rules from %s", p)
+    ruleset, _files = load_ruleset(run_args, cfg)
     for w in ruleset.warnings:
         log.warning("%s", w.one_line())
 
@@ -181,7 +169,7 @@ def main(args: argparse.Namespace) -> int:
     sources = [open_replay(f) for f in files]
     try:
         _n, by_rule, by_prio = run_replay(
-            sources, ruleset, emit, hostname=_hostname(), iso8601=cfg.time_format_iso_8601
+            sources, ruleset, emit, hostname=alert_hostname(), iso8601=cfg.time_format_iso_8601
         )
     finally:
         for s in sinks:
