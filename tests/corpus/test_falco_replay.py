@@ -167,3 +167,32 @@ def test_print_mode_filter_after_options(corpus_dir: Path, capfd: pytest.Capture
     assert lines[-1].endswith("/dev/null")
     rc = rae_main(["replay", str(cap), "-p", "%evt.num", "evt.type=open and"])
     assert rc == 1 and "invalid filter" in capfd.readouterr().err
+
+
+def test_corrupt_captures_exit_1_with_one_line(
+    corpus_dir: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Truncated, bit-flipped and empty captures: exit 1, one error line naming the file, no traceback."""
+    import gzip
+    import random
+
+    data = gzip.decompress((corpus_dir / "falco-regression/trace_files/cat_write.scap").read_bytes())
+    rng = random.Random(7)
+    cases = {"empty.scap": b"", "trunc.scap": data[: len(data) // 2], "garbage.scap": b"\x0a\x0d\x0d\x0a" + b"x" * 64}
+    for i in range(12):
+        flipped = bytearray(data)
+        for _ in range(20):
+            flipped[rng.randrange(100, len(flipped))] ^= 0xFF
+        cases[f"flip{i}.scap"] = bytes(flipped)
+    for name, blob in cases.items():
+        p = tmp_path / name
+        p.write_bytes(blob)
+        rc = rae_main(["replay", str(p), "-p", "%evt.num %proc.name %fd.name %evt.args"])
+        out, err = capfd.readouterr()
+        assert "Traceback" not in err
+        if rc != 0:
+            errors = [line for line in err.splitlines() if "error" in line]
+            assert rc == 1 and len(errors) == 1 and name in errors[0], err
+        else:  # a flip that only changed values is read to the end
+            assert name.startswith("flip")
+    assert rc in (0, 1)
