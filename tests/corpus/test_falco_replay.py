@@ -188,7 +188,7 @@ def test_corrupt_captures_exit_1_with_one_line(
         p = tmp_path / name
         p.write_bytes(blob)
         rc = rae_main(["replay", str(p), "-p", "%evt.num %proc.name %fd.name %evt.args"])
-        out, err = capfd.readouterr()
+        _out, err = capfd.readouterr()
         assert "Traceback" not in err
         if rc != 0:
             errors = [line for line in err.splitlines() if "error" in line]
