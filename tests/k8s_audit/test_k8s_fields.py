@@ -312,3 +312,13 @@ def test_bad_timestamps_are_refused() -> None:
     for bad in bad_times:
         with pytest.raises(ValueError):
             parse_rfc3339_ns(bad)
+
+
+def test_strings_render_as_fastjson_marshals_them() -> None:
+    """Verbatim unless special; then Go's strconv.Quote (C escapes, \\xNN, \\uNNNN)."""
+    v = loads('{"a":"plain é","b":"tab\\there \\"q\\" \\\\ \\u0001 \\u007f \\u200b","c":"x\\ny"}')
+    assert compact(v["a"]) == '"plain é"'
+    assert compact(v["b"]) == '"tab\\there \\"q\\" \\\\ \\x01 \\x7f \\u200b"'
+    assert compact(v["c"]) == '"x\\ny"'
+    # the indented jevt.obj text stays valid JSON
+    assert json.loads(indented(v)) == v

@@ -53,10 +53,53 @@ def loads(text: str | bytes) -> Any:
             gc.enable()
 
 
-def _quote(s: str) -> str:
+_GO_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
+
+
+def _go_quote(s: str) -> str:
+    """Go's ``strconv.Quote``, which fastjson uses for strings holding ``"``, ``\\`` or control
+    characters: C-style escapes, ``\\xNN`` for other control bytes, ``\\uNNNN`` for unprintables."""
+    out = ['"']
     for ch in s:
-        if ch == '"' or ch == "\\" or ch < " ":
-            return json.dumps(s, ensure_ascii=False)
+        esc = _GO_ESCAPES.get(ch)
+        if esc is not None:
+            out.append(esc)
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\x{ord(ch):02x}")
+        elif ch == " " or ch.isprintable():
+            out.append(ch)
+        else:
+            cp = ord(ch)
+            out.append(f"\\u{cp:04x}" if cp < 0x10000 else f"\\U{cp:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def _needs_escape(s: str) -> bool:
+    return '"' in s or "\\" in s or any(ch < " " for ch in s)
+
+
+def _quote(s: str) -> str:
+    """A string as fastjson marshals it: verbatim in quotes unless it needs escaping."""
+    if _needs_escape(s):
+        return _go_quote(s)
+    return '"' + s + '"'
+
+
+def _json_quote(s: str) -> str:
+    """A string as valid JSON (for the indented text, which Go re-parses)."""
+    if _needs_escape(s):
+        return json.dumps(s, ensure_ascii=False)
     return '"' + s + '"'
 
 
@@ -131,7 +174,7 @@ def _indent_into(v: Any, out: list[str], depth: int) -> None:
         sep = "{" + pad
         for k, item in v.items():
             out.append(sep)
-            out.append(_quote(k))
+            out.append(_json_quote(k))
             out.append(": ")
             _indent_into(item, out, depth + 1)
             sep = "," + pad
@@ -148,7 +191,7 @@ def _indent_into(v: Any, out: list[str], depth: int) -> None:
             sep = "," + pad
         out.append("\n" + "  " * depth + "]")
     elif isinstance(v, str):
-        out.append(_quote(v))
+        out.append(_json_quote(v))
     else:
         out.append(_scalar(v))
 
