@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from typing import Any
 
 __all__ = ["RawFloat", "as_string", "compact", "compact_size", "estimate_size", "indented", "loads"]
@@ -85,8 +86,7 @@ def _go_quote(s: str) -> str:
     return "".join(out)
 
 
-def _needs_escape(s: str) -> bool:
-    return '"' in s or "\\" in s or any(ch < " " for ch in s)
+_needs_escape = re.compile(r'["\\\x00-\x1f]').search
 
 
 def _quote(s: str) -> str:
