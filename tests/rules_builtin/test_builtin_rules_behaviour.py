@@ -958,7 +958,7 @@ def test_rae_replay_default_rules_first_match(tmp_path: Path) -> None:
     c = web()
     c.execve(100, "/bin/bash", ["-i"], tty=34816)
     c.openat(100, "/etc/shadow", O_RDONLY, 3)
-    alerts = replay_file(c.write(tmp_path / "web.scap"))
+    alerts = replay_file(c.write(tmp_path / "web.scap"), matching="first")
     assert fired(alerts) == [TERMINAL, READ]
     a = alerts[0]
     assert a["priority"] == "Notice" and "mitre_execution" in a["tags"] and "T1059" in a["tags"]
