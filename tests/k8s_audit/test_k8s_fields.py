@@ -194,8 +194,10 @@ def test_volume_fields(traces: Path) -> None:
     assert ex("ka.req.pod.volumes.hostpath[0]", two) is None
     assert ex("ka.req.pod.volumes.flexvolume_driver", two) == ("x/y",)
     assert ex("ka.req.pod.volumes.volume_type", two) == ("emptyDir", "hostPath", "flexVolume")
-    # the plugin hands a key argument index 0: only the first volume counts
-    assert ex("ka.req.volume.hostpath[/proc]", two) is None
+    # a key argument carries no index since libs 0.24 (before, index 0: the first volume only)
+    assert ex("ka.req.volume.hostpath[/proc]", two) == "true"
+    assert ex("ka.req.volume.hostpath[/pr*]", two) == "true"
+    assert ex("ka.req.volume.hostpath[/var]", two) == "false"
 
 
 def test_container_families_and_derived_fields() -> None:

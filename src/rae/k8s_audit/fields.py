@@ -14,7 +14,6 @@ Falco must match the same events:
   (so it is practically never set); ``eff_run_as_user``/``eff_run_as_group`` read
   ``spec.runAsUser`` and ``containers[].runAsUser`` (not the securityContext), so they are
   usually ``0``; ``ka.req.service.ports`` yields the whole ``ports`` array as one JSON text;
-  ``ka.req.volume.hostpath[path]`` looks at the first volume only (a key argument has index 0);
   ``ka.req.pod.*.add_capabilities`` yields each container's ``add`` list as JSON text.
 
 A list field used with an index yields its single value, or a tuple when the plugin gives
@@ -405,8 +404,8 @@ def _volume_hostpath(_spec: FieldSpec, arg: str | None) -> Extractor:
     prefix = key[:-1] if key.endswith("*") else None
 
     def body(obj: dict[str, Any]) -> Any:
-        # a key argument reaches the plugin with index 0: only the first volume is looked at
-        vals = _values(obj, 0, ("requestObject", "spec", "volumes", "hostPath", "path"))
+        # a key argument reaches the plugin with no index (libs >= 0.24): every volume counts
+        vals = _values(obj, None, ("requestObject", "spec", "volumes", "hostPath", "path"))
         if vals is None:
             return None
         for path in _strings_skip(vals):
