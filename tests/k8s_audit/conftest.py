@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import trustme
+from k8s_helpers import CORPUS
 
 from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig
-
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
-AUDIT_TRACES = CORPUS / "falco-regression" / "trace_files" / "k8s_audit"
 
 
 @pytest.fixture(scope="session")
@@ -27,11 +23,6 @@ def corpus() -> Path:
 @pytest.fixture(scope="session")
 def traces(corpus: Path) -> Path:
     return corpus / "falco-regression" / "trace_files" / "k8s_audit"
-
-
-def load_events(path: Path) -> list[dict[str, Any]]:
-    """The audit events of a corpus trace (one JSON object per line)."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from k8s_helpers import load_events
 
-from conftest import load_events
 from rae.cli import main
 from rae.k8s_audit.webhook import AuditWebhook
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from k8s_helpers import load_events
 
-from conftest import load_events
 from rae.errors import RaeError
 from rae.k8s_audit.events import MAX_EVENT_SIZE, decode_payload
 from rae.k8s_audit.replay import AuditFileSource, open_audit_source

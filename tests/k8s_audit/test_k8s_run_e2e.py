@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from k8s_helpers import load_events
 from test_k8s_webhook_fuzz import _mutate, _rss_kib
-
-from conftest import load_events
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules" / "k8s_audit_rules.yaml"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import trustme
+from k8s_helpers import load_events
 
-from conftest import load_events
 from rae.errors import RaeError
 from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig, WebhookEventSource, parse_listen_url
 

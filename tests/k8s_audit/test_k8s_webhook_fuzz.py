@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from conftest import load_events
+from k8s_helpers import load_events
 
 N_BODIES = 300
 SEED = 20240605
