@@ -177,3 +177,10 @@ def test_compiled_code_has_no_tree_walk() -> None:
     fn = compile_condition(parse_condition("evt.type in (open, openat) and t.name = cat"), CAT)
     assert fn.__doc__ and "def _match(evt)" in fn.__doc__
     assert fn(ev(evtype="open", name="cat")) and not fn(ev(evtype="close", name="cat"))
+
+
+def test_indexed_list_field_yielding_several_values() -> None:
+    """An indexed list field may give a tuple (k8saudit's rules.verbs[0]): compared as a list."""
+    e = ev(list=(("get", "list"), "x"))
+    assert m("t.list[0] startswith li", e) and m("t.list[0] in (get, list, watch)", e)
+    assert not m("t.list[0] in (get)", e) and m("t.list[1] = x", e)

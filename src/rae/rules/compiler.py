@@ -135,6 +135,16 @@ def _wrap_transformer(name: str, inner: CompiledOperand) -> Callable[[Any], Any]
     return f_single
 
 
+def _as_tuple(x: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def extract(evt: Any) -> Any:
+        v = x(evt)
+        if v is None or type(v) is tuple:
+            return v
+        return (v,)
+
+    return extract
+
+
 def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
     """Check a field or transformer chain against the catalog and build its extractor."""
     if isinstance(op, FieldRef):
@@ -144,8 +154,14 @@ def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
             raise CompileError(str(exc), op.pos) from None
         any_anc = ref.spec.name in ANCESTOR_FIELDS and ref.arg is None
         multi = ref.is_list
+        extract = cat.extractor(ref)
+        if ref.spec.is_list and not multi and ref.spec.name not in ANCESTOR_FIELDS:
+            # an indexed list field may still yield several values (k8saudit's
+            # ka.req.role.rules.verbs[0] is every verb of the first rule): compare it as a list
+            extract = _as_tuple(extract)
+            multi = True
         return CompiledOperand(
-            extract=cat.extractor(ref),
+            extract=extract,
             kind=ref.spec.kind,
             multi=multi,
             any_ancestor=any_anc,
