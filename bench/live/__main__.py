@@ -1,0 +1,312 @@
+"""``python -m bench.live [--seconds S]`` (root, probe built): a syscall workload with and without ``rae run``.
+
+In one run (details in bench/README.md):
+
+1. the workload (bench/live/workload.py, ``--workers`` processes, default one per CPU) flat out
+   for S seconds without the engine;
+2. ``rae run`` with the built-in rules (alerts to a file, webserver on a free loopback port) started,
+   left idle for a moment (idle CPU, RSS);
+3. the workload flat out again: throughput ratio, the engine's CPU share (``/proc/<pid>/stat``),
+   its drops (``/metrics``), events per second into the engine and how long it takes to catch up;
+4. the workload paced at rising rates (×1.5 per step, then bisection) until drops appear or the
+   engine falls behind, within ``--step-budget`` seconds: the highest rate sustained with zero drops;
+5. the engine stopped and the workload flat out once more (a second baseline, to see the noise).
+
+Prints one JSON line per measurement and a summary at the end (``--json FILE`` writes it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+REPO = Path(__file__).resolve().parents[2]
+_TICK = os.sysconf("SC_CLK_TCK")
+#: the engine's counters the benchmark reads from /metrics (sample name → short key)
+_COUNTERS = {
+    "falcosecurity_scap_n_evts_total": "records",
+    "falcosecurity_falco_num_evts_total": "processed",
+    "falcosecurity_scap_n_drops_total": "kernel_drops",
+    "rae_user_drops_total": "user_drops",
+    "falcosecurity_falco_outputs_queue_num_drops_total": "queue_drops",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+# --------------------------------------------------------------------------- the workload
+
+
+def workload(workers: int, seconds: float, tmpdir: str, rate: float | None = None) -> float:
+    """Rounds per second done by ``workers`` processes in ``seconds`` (``rate``: total rounds/s, paced)."""
+    argv = [sys.executable, "-m", "bench.live.workload", "--seconds", str(seconds), "--dir", tmpdir]
+    if rate is not None:
+        argv += ["--rate", str(rate / workers)]
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=str(REPO)) for _ in range(workers)]
+    total = 0.0
+    for p in procs:
+        out, _ = p.communicate(timeout=seconds + 60)
+        if p.returncode != 0:
+            raise SystemExit(f"workload failed with exit code {p.returncode}")
+        r = json.loads(out)
+        total += r["rounds"] / r["seconds"]
+    return total
+
+
+# --------------------------------------------------------------------------- the engine
+
+
+@dataclass
+class EngineProc:
+    """``rae run`` with the built-in rules as a child process, and what /proc and /metrics say of it."""
+
+    tmp: Path
+    extra: list[str] = field(default_factory=list)
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.port = free_port()
+        argv = [sys.executable, "-m", "rae.cli", "run", "-o", "webserver.listen_address=127.0.0.1",
+                "-o", f"webserver.listen_port={self.port}", "-o", "load_plugins=[]", *self.extra]
+        env = dict(os.environ, FALCO_HOSTNAME="bench-live")
+        with open(self.tmp / "alerts.json", "wb") as out, open(self.tmp / "engine.log", "wb") as err:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=str(REPO))
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"rae run exited with {self.proc.returncode}: {self.log()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"rae run not healthy within 60 s: {self.log()}")
+
+    def log(self) -> str:
+        return (self.tmp / "engine.log").read_text(errors="replace")[-3000:]
+
+    def counters(self) -> dict[str, float]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            text = r.read().decode()
+        out = dict.fromkeys(_COUNTERS.values(), 0.0)
+        for fam in text_string_to_metric_families(text):
+            for s in fam.samples:
+                key = _COUNTERS.get(s.name)
+                if key is not None:
+                    out[key] += s.value
+        return out
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of the engine (all its threads), from /proc/<pid>/stat."""
+        assert self.proc is not None
+        stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICK
+
+    def memory_mb(self) -> dict[str, float]:
+        """VmRSS (now; split into anonymous, file-backed and shared — the ring buffer's mapping is
+        shared memory) and VmHWM (peak) in MiB, from /proc/<pid>/status."""
+        assert self.proc is not None
+        names = {"VmRSS": "rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb",
+                 "RssShmem": "rss_shmem_mb", "VmHWM": "peak_rss_mb"}
+        out = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in names:
+                out[names[key]] = round(int(value.split()[0]) / 1024, 1)
+        return out
+
+    def alerts(self) -> int:
+        return sum(1 for _ in open(self.tmp / "alerts.json", "rb"))
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def catch_up(engine: EngineProc, rate: float, limit: float = 5.0) -> tuple[float, dict[str, float]]:
+    """Seconds until the engine's record counter settles after the workload ended (it was behind by
+    that much), and the counters then. Settled: fewer new records in 0.1 s than 10% of ``rate``
+    (events/s) would bring — other processes on the machine keep producing a trickle."""
+    t0 = time.monotonic()
+    last = engine.counters()
+    while True:
+        time.sleep(0.1)
+        now = engine.counters()
+        if now["records"] - last["records"] < max(100.0, rate * 0.01) or time.monotonic() - t0 > limit:
+            return round(time.monotonic() - t0 - 0.1, 2), now
+        last = now
+
+
+def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
+            rate: float | None = None) -> dict[str, Any]:
+    """One workload run with the engine: rounds/s, engine CPU share, events/s into it, drops, lag."""
+    c0, cpu0, t0 = engine.counters(), engine.cpu_seconds(), time.monotonic()
+    rounds = workload(workers, seconds, tmpdir, rate)
+    elapsed = time.monotonic() - t0
+    c1 = engine.counters()
+    ev_rate = (c1["records"] - c0["records"]) / elapsed
+    lag, c2 = catch_up(engine, ev_rate)
+    cpu = engine.cpu_seconds() - cpu0
+    return {
+        "rounds_per_s": round(rounds, 1),
+        "events_per_s": round((c2["records"] - c0["records"]) / elapsed),
+        "engine_cpu_share": round(cpu / (time.monotonic() - t0), 3),
+        "kernel_drops": int(c2["kernel_drops"] - c0["kernel_drops"]),
+        "user_drops": int(c2["user_drops"] - c0["user_drops"]),
+        "queue_drops": int(c2["queue_drops"] - c0["queue_drops"]),
+        "catch_up_s": lag,
+        **engine.memory_mb(),
+    }
+
+
+def sustained(m: dict[str, Any], target: float | None) -> bool:
+    """No drop of any kind, and the engine kept pace (caught up within 1 s of the workload's end)."""
+    del target
+    return m["kernel_drops"] == 0 and m["user_drops"] == 0 and m["queue_drops"] == 0 and m["catch_up_s"] < 1.0
+
+
+def step_up(engine: EngineProc, workers: int, step_s: float, budget: float, tmpdir: str,
+            full_rate: float) -> dict[str, Any]:
+    """Paced rates ×1.5 from ~2 % of the flat-out rate, then bisection, within ``budget`` seconds."""
+    deadline = time.monotonic() + budget
+    rate = max(10.0, full_rate / 48)
+    best: dict[str, Any] | None = None
+    bad: float | None = None
+    reached_full = False
+    while time.monotonic() + step_s + 2 < deadline:
+        m = measure(engine, workers, step_s, tmpdir, rate)
+        ok = sustained(m, rate)
+        emit({"run": "engine, paced", "target_rounds_per_s": round(rate, 1), "sustained": ok, **m})
+        if ok:
+            best = {"target_rounds_per_s": round(rate, 1), **m}
+            if m["rounds_per_s"] < 0.9 * rate:  # the workload cannot go faster: the machine's full rate
+                reached_full = True
+                break
+        else:
+            bad = rate
+        lo = best["target_rounds_per_s"] if best else 0.0
+        if bad is None:
+            rate *= 1.5
+        elif bad - lo < 0.1 * bad:
+            break
+        else:
+            rate = (lo + bad) / 2 if lo else bad / 2
+    return {"best": best, "first_failing_rounds_per_s": bad, "reached_full_rate": reached_full}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    return {"cpus": os.cpu_count(), "cpu": model, "kernel": os.uname().release,
+            "python": sys.version.split()[0], "load_avg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench.live", description=__doc__.split("\n", 1)[0])
+    p.add_argument("--seconds", type=float, default=5.0, help="length of each flat-out run (default 5)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="workload processes (default: one per CPU)")
+    p.add_argument("--step-seconds", type=float, default=3.0, help="length of each paced step (default 3)")
+    p.add_argument("--step-budget", type=float, default=60.0,
+                   help="time bound of the paced step-up (default 60 s)")
+    p.add_argument("--json", metavar="FILE", help="also write the summary to FILE")
+    p.add_argument("-o", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra rae run override (repeatable)")
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench/live needs root: rae run attaches the eBPF probe")
+
+    tmp = Path(tempfile.mkdtemp(prefix="rae-bench-live-"))
+    work = tmp / "work"
+    work.mkdir()
+    summary: dict[str, Any] = {"machine": machine(), "workers": a.workers, "seconds": a.seconds}
+    emit({"machine": summary["machine"]})
+    engine = EngineProc(tmp, [x for o in a.options for x in ("-o", o)])
+    try:
+        base1 = workload(a.workers, a.seconds, str(work))
+        emit({"run": "no engine", "rounds_per_s": round(base1, 1)})
+
+        t0 = time.monotonic()
+        engine.start()
+        summary["engine_start_s"] = round(time.monotonic() - t0, 2)
+        time.sleep(2.0)
+        cpu0 = engine.cpu_seconds()
+        time.sleep(3.0)
+        idle = {"engine_cpu_share": round((engine.cpu_seconds() - cpu0) / 3.0, 3), **engine.memory_mb()}
+        emit({"run": "engine idle", **idle})
+
+        full = measure(engine, a.workers, a.seconds, str(work))
+        full["throughput_ratio"] = round(full["rounds_per_s"] / base1, 3)
+        emit({"run": "engine, flat out", **full})
+
+        steps = step_up(engine, a.workers, a.step_seconds, a.step_budget, str(work), full["rounds_per_s"])
+        end_mem = engine.memory_mb()
+        alerts = engine.alerts()
+        code = engine.stop()
+
+        base2 = workload(a.workers, a.seconds, str(work))
+        emit({"run": "no engine (again)", "rounds_per_s": round(base2, 1)})
+        base = (base1 + base2) / 2
+        full["throughput_ratio"] = round(full["rounds_per_s"] / base, 3)
+        summary.update({
+            "baseline_rounds_per_s": [round(base1, 1), round(base2, 1)],
+            "idle": idle,
+            "flat_out": full,
+            "step_up": steps,
+            "memory_at_end": end_mem,
+            "alerts_written": alerts,
+            "engine_exit_code": code,
+            "goals": {
+                "throughput_loss_under_5pct": full["throughput_ratio"] >= 0.95,
+                "zero_drops_at_full_rate": sustained(full, None),
+                "rss_under_80mb": max(full["rss_mb"], end_mem.get("rss_mb", 0.0)) < 80.0,
+            },
+        })
+        print(json.dumps(summary, indent=2))
+        if a.json:
+            Path(a.json).write_text(json.dumps(summary, indent=2) + "\n")
+    finally:
+        engine.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
