@@ -494,7 +494,7 @@ class Engine:
 
     def _open_probe(self, ring_bytes: int) -> None:
         from rae.syscall.ebpf import Probe, ProbeError
-        from rae.syscall.procscan import scan_proc
+        from rae.syscall.procscan import lookup_thread, scan_proc
         from rae.syscall.state import State
 
         sel = self._selection
@@ -510,6 +510,7 @@ class Engine:
         self._probe = probe
         state = State()
         state.load_header(scan_proc())  # after attaching: what happens meanwhile waits in the ring
+        state.thread_lookup = lookup_thread  # threads missed (drops, the scan's race) are read from /proc
         self._state = state
         self.counters.kernel = KernelCounts.from_probe(probe.stats())
         assert self.cfg is not None
@@ -549,7 +550,7 @@ class Engine:
         from rae.syscall.event_table import event_info
         from rae.syscall.events import SyscallEvent
 
-        # rae.syscall.ebpf.record_to_event, inlined: its per-call imports cost more than the decoding
+        # rae.syscall.ebpf.record_to_event, inlined (one call per event less) with a per-code info cache
         unpack = _RECORD_HEADER.unpack_from
         hsize = _RECORD_HEADER.size
         infos: dict[int, Any] = {}

@@ -68,6 +68,9 @@ INTERNAL = frozenset(("procinfo",))
 
 #: (capture, evt.num, field) → why our value differs from sysdig's; empty: every value matches
 KNOWN_DIFFERENCES: dict[tuple[str, str, str], str] = {}
+#: generic events whose PPM code libs 0.9.0 lacks (ID 0): sysdig prints ``<unknown>``, rae names the
+#: syscall from its native number (so rules on ``memfd_create``/``finit_module`` work, as with Falco)
+NAMED_FROM_NATIVE_ID = frozenset(("evt.type", "syscall.type"))
 
 
 def _captures(corpus_dir: Path) -> list[Path]:
@@ -125,6 +128,8 @@ def _compare(name: str, ours: list[str], theirs: list[str], fields: list[str]) -
         for f, a, b in zip(fields, mine.split(SEP), line.split(SEP), strict=False):
             if f == "group.gid" and a.isdigit() and b.isdigit() and int(b) & 0xFFFFFFFF == int(a):
                 continue  # sysdig 0.29.3 reads the 32-bit gid as 64 bits: the high word is garbage
+            if f in NAMED_FROM_NATIVE_ID and b == "<unknown>" and a.isidentifier():
+                continue
             if a != b and (name, num, f) not in KNOWN_DIFFERENCES:
                 problems.append(f"{name} #{num} {f}: ours {a!r}, sysdig {b!r}")
     return problems
@@ -160,6 +165,18 @@ def _external(lines: list[str]) -> list[str]:
     return [ln for ln in lines if ln.split(SEP, 2)[1:2] and ln.split(SEP, 2)[1] not in INTERNAL]
 
 
+def _unknown_as_sysdig(ours: list[str], theirs: list[str]) -> list[str]:
+    """Our lines with the evt.type column (the second) as sysdig prints it where sysdig says
+    ``<unknown>`` (see NAMED_FROM_NATIVE_ID)."""
+    out = []
+    for mine, line in zip(ours, theirs, strict=False):
+        a, b = mine.split(SEP), line.split(SEP)
+        if len(a) == len(b) > 1 and b[1] == "<unknown>" and a[1].isidentifier():
+            a[1] = b[1]
+        out.append(SEP.join(a))
+    return out + ours[len(theirs):]
+
+
 def test_cli_print_format_equals_sysdig(corpus_dir: Path) -> None:
     caps = _captures(corpus_dir)
     fmt = _fmt(REQUIRED)
@@ -168,7 +185,7 @@ def test_cli_print_format_equals_sysdig(corpus_dir: Path) -> None:
     # rae prints internal events like `sysdig -D`; a sysdig-like default may hide them
     if len(ours) != len(theirs):
         ours, theirs = _external(ours), _external(theirs)
-    assert ours == theirs
+    assert _unknown_as_sysdig(ours, theirs) == theirs
 
 
 def test_cli_filters_equal_sysdig(corpus_dir: Path) -> None:
@@ -178,6 +195,6 @@ def test_cli_filters_equal_sysdig(corpus_dir: Path) -> None:
     for flt in FILTERS:
         theirs = [line for cap in caps for line in _sysdig(cap, fmt, flt, all_events=False)]
         ours = _external(_rae_cli([*map(str, caps), flt, "-p", fmt]))
-        assert ours == theirs, flt
+        assert _unknown_as_sysdig(ours, theirs) == theirs, flt
         total += len(theirs)
     assert total > 40  # the filters do select events

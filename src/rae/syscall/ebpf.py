@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from rae.errors import RaeError
+from rae.syscall.event_table import event_info
+from rae.syscall.events import SyscallEvent
 from rae.syscall.probe import layout
 
 __all__ = [
@@ -433,9 +435,6 @@ _HDR = struct.Struct("<QQIHI")
 
 def record_to_event(rec: bytes, num: int = 0) -> Any:
     """One probe record (a scap v2 event without the block wrapper) as a SyscallEvent, or None."""
-    from rae.syscall.event_table import event_info
-    from rae.syscall.events import SyscallEvent
-
     ts, tid, _ln, code, nparams = _HDR.unpack_from(rec, 0)
     info = event_info(code)
     if info is None:

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rae.syscall.event_table_data import SYSCALL_NAMES as _SYSCALL_NAMES
+from rae.syscall.probe.layout import NATIVE_SYSCALLS as _NATIVE_SYSCALLS
 
 __all__ = [
     "EventInfo",
@@ -63,7 +64,32 @@ __all__ = [
     "SyscallEvent",
     "ThreadRecord",
     "UserRecord",
+    "generic_syscall_name",
 ]
+
+#: x86_64 syscall number → name, for generic events whose PPM code libs 0.9.0 lacks
+_NATIVE_NAMES = {nr: name for name, nr in _NATIVE_SYSCALLS.items()}
+
+
+def generic_syscall_name(evt: Any) -> str:
+    """The syscall a generic ``syscall`` event stands for: its PPM code's name when libs 0.9.0
+    knows it, else the name of its native syscall number (``nativeID``; an exit event has none
+    and takes it from its enter event, which the state engine keeps on the thread), else
+    ``<unknown>``. This is how ``memfd_create``, ``init_module`` or ``finit_module`` get their name."""
+    p = evt.params
+    ppm = p[0] if p else None
+    if isinstance(ppm, int) and 0 < ppm < len(_SYSCALL_NAMES):
+        return _SYSCALL_NAMES[ppm]
+    native = p[1] if len(p) > 1 else None
+    if native is None and evt.info.dir == "<":
+        t = evt.thread
+        enter = getattr(t, "enter_evt", None)
+        if enter is not None and enter.code == evt.code - 1 and getattr(t, "lastevent_valid", False):
+            ep = enter.params
+            if len(ep) > 1 and (ep[0] == ppm or ppm is None):
+                native = ep[1]
+    name = _NATIVE_NAMES.get(native) if isinstance(native, int) else None
+    return name or _SYSCALL_NAMES[0]
 
 
 @dataclass(slots=True, frozen=True)
@@ -165,10 +191,7 @@ class SyscallEvent:
         """The event-type name rules see: for generic ``syscall`` events, the syscall's name."""
         name = self.info.name
         if name == "syscall":
-            p = self.params
-            if p and isinstance(p[0], int) and 0 <= p[0] < len(_SYSCALL_NAMES):
-                return _SYSCALL_NAMES[p[0]]
-            return "<unknown>"
+            return generic_syscall_name(self)
         return name
 
     @property

@@ -25,6 +25,7 @@ from typing import Any
 from rae.fields.base import Extractor, FieldCatalog, FieldSpec
 from rae.syscall import state as S
 from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
+from rae.syscall.events import generic_syscall_name
 
 __all__ = ["ERRNO_NAMES", "SIGNAL_NAMES", "bind", "render_param"]
 
@@ -453,10 +454,7 @@ def _render_list(v: Any) -> str:
 def _evt_type(evt: Any) -> str:
     info = evt.info
     if info.name == "syscall":
-        p = evt.params
-        if p and isinstance(p[0], int) and 0 <= p[0] < len(SYSCALL_NAMES):
-            return SYSCALL_NAMES[p[0]]
-        return "<unknown>"
+        return generic_syscall_name(evt)
     return info.name
 
 
@@ -484,8 +482,11 @@ def _category_bits(evt: Any) -> int:
 
 
 def _evt_category(evt: Any) -> str:
-    if evt.info.name == "syscall":
-        return _GENERIC_CATEGORY.get(_evt_type(evt), "other")
+    if evt.info.name == "syscall":  # by the PPM code, as libsinsp (not by a name from nativeID)
+        p = evt.params
+        ppm = p[0] if p else None
+        name = SYSCALL_NAMES[ppm] if isinstance(ppm, int) and 0 <= ppm < len(SYSCALL_NAMES) else ""
+        return _GENERIC_CATEGORY.get(name, "other")
     bits = _category_bits(evt)
     if bits & _EC_IO_BASE:
         fi = _parser_fd(evt)

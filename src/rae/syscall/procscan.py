@@ -32,7 +32,7 @@ from rae.syscall.events import (
     UserRecord,
 )
 
-__all__ = ["ProcSnapshot", "scan_proc"]
+__all__ = ["ProcSnapshot", "lookup_thread", "scan_proc"]
 
 # scap fd types (event_table.FD_TYPES)
 _FD_FILE, _FD_DIR, _FD_IPV4, _FD_IPV6, _FD_IPV4_SRV, _FD_IPV6_SRV = 1, 2, 3, 4, 5, 6
@@ -243,6 +243,18 @@ class _Sockets:
         return FdRecord(tid=tid, fd=fd, ino=ino, type=_FD_NETLINK, name="")
 
 
+class _LazySockets:
+    """The socket tables, read only if a socket fd shows up (a single process rarely has one)."""
+
+    def __init__(self) -> None:
+        self._socks: _Sockets | None = None
+
+    def record(self, tid: int, fd: int, ino: int) -> FdRecord:
+        if self._socks is None:
+            self._socks = _Sockets()
+        return self._socks.record(tid, fd, ino)
+
+
 def _fd_flags(pid: int, fd: int) -> int:
     text = _read(f"/proc/{pid}/fdinfo/{fd}") or ""
     for line in text.splitlines():
@@ -254,7 +266,7 @@ def _fd_flags(pid: int, fd: int) -> int:
     return 0
 
 
-def _fds(pid: int, socks: _Sockets) -> list[FdRecord]:
+def _fds(pid: int, socks: _Sockets | _LazySockets) -> list[FdRecord]:
     out: list[FdRecord] = []
     try:
         names = os.listdir(f"/proc/{pid}/fd")
@@ -336,6 +348,27 @@ def _interfaces() -> list[InterfaceRecord]:
     finally:
         s.close()
     return out
+
+
+def lookup_thread(tid: int) -> tuple[ThreadRecord, list[FdRecord]] | None:
+    """One thread read from ``/proc`` (with its process's fds when it is the main thread), or None
+    when it is gone: ``State.thread_lookup`` for live capture, so that a thread whose creation was
+    not seen (events dropped, or started during the start-up scan) gets its real name, command
+    line, cwd, fds and container instead of a ``<NA>`` placeholder, as libsinsp does."""
+    status = _read(f"/proc/{tid}/status")
+    if status is None:
+        return None
+    try:
+        pid = int(_status(status).get("Tgid", "") or tid)
+    except ValueError:
+        return None
+    info = _process_info(pid)
+    if info is None:
+        return None
+    rec = _thread(pid, tid, info)
+    if rec is None:
+        return None
+    return rec, (_fds(pid, _LazySockets()) if tid == pid else [])
 
 
 def scan_proc(proc: str = "/proc", with_fds: bool = True) -> ProcSnapshot:

@@ -68,7 +68,11 @@ AT_FDCWD = -100
 FCNTL_F_DUPFD = 1
 FCNTL_F_DUPFD_CLOEXEC = 26
 EXE_WRITABLE = 1
+#: execve exit flags bit of newer drivers (rae's probe sets it): the image is a memfd
+EXE_FROM_MEMFD = 1 << 2
 EXVAT_AT_EMPTY_PATH = 1
+#: execveat's enter event: a successful execveat ends with an *execve* exit (libs' drivers)
+EXECVEAT_E = 330
 EINPROGRESS = 115
 UID_NONE = 0xFFFFFFFF
 CLONE_STALE_TIME_NS = 2_000_000_000
@@ -595,6 +599,7 @@ _CLONE_NAMES = frozenset(("clone", "fork", "vfork", "clone3"))
 _STORE_ENTER = frozenset((
     "open", "creat", "openat", "openat2", "socket", "execve", "execveat", "fcntl", "setuid", "setgid",
     "setresuid", "setresgid", "sendto", "sendmsg", "eventfd", "chdir", "fchdir", "setpgid",
+    "syscall",  # generic events: the exit's syscall is named from the enter's nativeID
 ))
 
 Handler = Callable[[Any, Thread], None]
@@ -1077,7 +1082,8 @@ class State:
         else:
             if t.enter_ts:
                 t.latency = ts - t.enter_ts
-            valid = t.lastevent_valid = code == t.lastevent_code + 1
+            valid = t.lastevent_valid = code == t.lastevent_code + 1 or (
+                t.lastevent_code == EXECVEAT_E and info.name == "execve")
             if valid and flags & EF_USES_FD:
                 if info.name == "copy_file_range":
                     fdout = evt.arg("fdout")
@@ -1105,7 +1111,9 @@ class State:
     def enter_event(self, evt: Any, t: Thread) -> Any:
         """The stored enter event matching exit ``evt`` (libsinsp ``retrieve_enter_event``)."""
         e = t.enter_evt
-        if e is None or not t.lastevent_valid or e.code != evt.code - 1:
+        if e is None or not t.lastevent_valid:
+            return None
+        if e.code != evt.code - 1 and not (e.code == EXECVEAT_E and evt.info.name == "execve"):
             return None
         return e
 
@@ -1307,24 +1315,17 @@ class State:
             if isinstance(tty, int):
                 t.tty = tty
         enter = self.enter_event(evt, t)
+        t.exe_from_memfd = False
         if enter is not None:
-            if evt.info.name == "execveat":
-                dirfd = enter.arg("dirfd")
-                path = _text(enter.arg("pathname"))
-                if path.startswith("<NA>"):
-                    t.exepath = "<NA>"
-                else:
-                    sdir = self.dirfd_base(evt, t, path, dirfd if isinstance(dirfd, int) else AT_FDCWD)
-                    eflags = enter.arg("flags") or 0
-                    if eflags & EXVAT_AT_EMPTY_PATH and not path:
-                        path = sdir
-                    t.exepath = concat_paths(sdir, path)[0]
+            if enter.info.name == "execveat":
+                self._execveat_exepath(evt, t, enter)
             elif "filename" in enter.info.param_index:
                 fn = _text(enter.arg("filename"))
                 if fn.startswith("<NA>"):
                     t.exepath = "<NA>"
                 else:
                     t.exepath = concat_paths(t.cwd, fn)[0]
+                    t.exe_from_memfd = _is_memfd(_proc_fd_entry(t, fn))
         if "pgid" in pidx:
             v = evt.arg("pgid")
             if isinstance(v, int):
@@ -1337,6 +1338,8 @@ class State:
             v = evt.arg("flags")
             if isinstance(v, int):
                 t.exe_writable = bool(v & EXE_WRITABLE)
+                if v & EXE_FROM_MEMFD:
+                    t.exe_from_memfd = True
         for attr in ("cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime",
                      "exe_ino_mtime", "pidns_init_start_ts"):
             if attr in pidx:
@@ -1345,6 +1348,25 @@ class State:
                     setattr(t, attr, v)
         keep = t.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_IS_MAIN_THREAD | CL_CLONE_INVERTED)
         t.flags = CL_ACTIVE | keep
+
+    def _execveat_exepath(self, evt: Any, t: Thread, enter: Any) -> None:
+        """``proc.exepath`` after execveat (libsinsp): with ``AT_EMPTY_PATH`` and no path, the
+        file behind ``dirfd`` itself (a memfd for ``fexecve``), else the path relative to ``dirfd``."""
+        dirfd = enter.arg("dirfd")
+        dirfd = dirfd if isinstance(dirfd, int) else AT_FDCWD
+        path = _text(enter.arg("pathname"))
+        empty = bool((enter.arg("flags") or 0) & EXVAT_AT_EMPTY_PATH) and path in ("", "<NA>")
+        if path.startswith("<NA>") and not empty:
+            t.exepath = "<NA>"
+            return
+        sdir = self.dirfd_base(evt, t, path, dirfd)
+        if sdir == "<UNKNOWN>":
+            t.exepath = "<NA>"
+        elif empty:
+            t.exepath = concat_paths("", sdir)[0]
+            t.exe_from_memfd = _is_memfd(t.get_fd(dirfd))
+        else:
+            t.exepath = concat_paths(sdir, path)[0]
 
     def _pipe_exit(self, evt: Any, t: Thread) -> None:
         res = evt.arg("res")
@@ -1687,6 +1709,21 @@ class State:
 
 
 _K_SYSCALL, _K_SKIP, _K_SWITCH, _K_CONTAINER = 0, 1, 2, 3
+
+
+def _is_memfd(fi: FdInfo | None) -> bool:
+    """An fd of a memfd: its own type, or the name /proc gives (``/memfd:NAME (deleted)``)."""
+    return fi is not None and (fi.type == FD.MEMFD or fi.name.startswith(("memfd:", "/memfd:")))
+
+
+def _proc_fd_entry(t: Thread, path: str) -> FdInfo | None:
+    """The fd of ``t`` that ``/proc/self/fd/N``, ``/proc/<pid>/fd/N`` or ``/dev/fd/N`` names."""
+    head, sep, num = path.rpartition("/")
+    if not sep or not num.isdigit():
+        return None
+    if head in ("/dev/fd", "/proc/self/fd", f"/proc/{t.pid}/fd", "/proc/thread-self/fd"):
+        return t.get_fd(int(num))
+    return None
 
 
 def _swap(fi: FdInfo) -> None:

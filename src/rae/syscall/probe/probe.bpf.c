@@ -740,6 +740,41 @@ __noinline int push_proc_common(struct aux_buf *b)
 	return 0;
 }
 
+/* the controlling terminal's device number as /proc/PID/stat's tty_nr gives it (0: none), the
+ * value libs' probes put in the execve exit's tty parameter */
+static __always_inline __u32 task_tty_nr(struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	struct tty_driver *drv;
+	__u32 major, minor_start, index;
+	if (!tty)
+		return 0;
+	drv = BPF_CORE_READ(tty, driver);
+	if (!drv)
+		return 0;
+	major = BPF_CORE_READ(drv, major);
+	minor_start = BPF_CORE_READ(drv, minor_start);
+	index = BPF_CORE_READ(tty, index);
+	return encode_dev(((major << 20) | minor_start) + index);
+}
+
+/* the running image comes from a memfd: its dentry is a pseudo one (its own parent) named
+ * "memfd:..." — the PPM_EXE_FROM_MEMFD bit (1 << 2) of the execve exit's flags, as newer libs */
+static __always_inline __u32 exe_from_memfd(struct task_struct *task)
+{
+	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+	struct dentry *de;
+	char name[8] = {};
+	if (!exe)
+		return 0;
+	de = BPF_CORE_READ(exe, f_path.dentry);
+	if (!de || BPF_CORE_READ(de, d_parent) != de)
+		return 0;
+	bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(de, d_name.name));
+	return name[0] == 'm' && name[1] == 'e' && name[2] == 'm' && name[3] == 'f' && name[4] == 'd' &&
+	       name[5] == ':' ? 4 : 0;
+}
+
 /* env, tty, pgid, loginuid, flags, cap_inheritable, cap_permitted, cap_effective */
 __noinline int push_exec_tail(struct aux_buf *b)
 {
@@ -755,13 +790,13 @@ __noinline int push_exec_tail(struct aux_buf *b)
 		push_ubytes(b, BPF_CORE_READ(mm, env_start), BPF_CORE_READ(mm, env_end));
 	else
 		push_empty(b);
-	push_u32(b, 0); /* tty */
+	push_u32(b, task_tty_nr(task));
 	pgrp = BPF_CORE_READ(task, group_leader, signal, pids[PIDTYPE_PGID]);
 	push_u64(b, upid_nr(pgrp));
 	if (bpf_core_field_exists(task->loginuid))
 		loginuid = BPF_CORE_READ(task, loginuid.val);
 	push_u32(b, loginuid);
-	push_u32(b, 0); /* flags */
+	push_u32(b, b->st.ret == 0 ? exe_from_memfd(task) : 0); /* flags */
 	bpf_probe_read_kernel(&cap, 8, &cred->cap_inheritable);
 	push_u64(b, cap);
 	bpf_probe_read_kernel(&cap, 8, &cred->cap_permitted);
