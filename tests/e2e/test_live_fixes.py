@@ -158,6 +158,22 @@ def test_generic_events_known_or_unpaired() -> None:
     assert lone.evtype == "<unknown>"
 
 
+def test_clone_parent_gives_the_callers_parent() -> None:
+    """runc's init stages clone with CLONE_PARENT: the container's process is runc's child, not the
+    stage's (which exits at once), so proc.pname is runc."""
+    st = state()
+    clone_x = [0, b"runc", b"", 100, 100, 1, b"", 1024, 0, 0, 0, 0, 0, b"runc:[1:CHILD]", b"", 256, 0, 0,
+               100, 100]
+    st.process(ev(222, 100))
+    clone_x[0] = 150
+    st.process(ev(223, 100, *clone_x))
+    assert st.threads[150].ptid == 1  # python3's parent, init
+    st.process(ev(222, 100))
+    clone_x[0], clone_x[15] = 151, 0
+    st.process(ev(223, 100, *clone_x))
+    assert st.threads[151].ptid == 100
+
+
 # --- (f) threads read from /proc ----------------------------------------------------------------------
 
 

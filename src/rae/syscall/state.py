@@ -55,6 +55,7 @@ EF_SKIPPARSERESET = 256
 
 CL_CLONE_FILES = 1 << 0
 CL_CLONE_THREAD = 1 << 13
+CL_CLONE_PARENT = 1 << 8
 CL_CLONE_INVERTED = 1 << 16
 CL_CLOSED = 1 << 18
 CL_ACTIVE = 1 << 19
@@ -1227,6 +1228,8 @@ class State:
             self.remove_thread(childtid, True)
         c = Thread(self, childtid)
         c.ptid = tid
+        if flags & CL_CLONE_PARENT and not inverted and ptinfo.ptid > 0:
+            c.ptid = ptinfo.ptid  # the caller's parent is the child's (runc's init stages use it)
         exe = _text(evt.arg("exe"))
         comm = _text(evt.arg("comm")) if "comm" in evt.info.param_index else exe
         args = _split_nul(evt.arg("args"))
