@@ -1,4 +1,4 @@
-"""``python -m bench.live [--seconds S]`` (root, probe built): a syscall workload with and without ``rae run``.
+"""``python -m bench.live [--seconds S]`` (root, probe built): a syscall workload with and without rae run.
 
 In one run (details in bench/README.md):
 

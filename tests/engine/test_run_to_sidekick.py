@@ -70,7 +70,8 @@ class Sidekick:
         def healthy() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"sidekick exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
+                tail = self.log.read_text()[-2000:]
+                raise AssertionError(f"sidekick exited {self.proc.returncode}: {tail}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as r:
                     return r.status == 200
