@@ -97,7 +97,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     cfg = write_config(tmp / "rae.yaml", web, {"rule_matching": "all", "watch_config_files": False})
     run = RaeRun(["-c", str(cfg)], web)  # no -r: the built-in rules
     ctr = RuncContainer(tmp, files={"usr/sbin/runc": b"#!/bin/sh\n# a copy standing for runc\n",
-                                    "usr/lib/libdemo.so": b"\x7fELF"})
+                                    "usr/lib/libdemo.so": b"\x7fELF", "etc/shadow": b"root:*:19000::::::\n"})
     try:
         run.wait_healthy()
         with ctr:
@@ -444,3 +444,56 @@ def test_every_builtin_syscall_rule_is_exercised() -> None:
     names = {i["rule"] for i in yaml.safe_load(rules_file.read_text()) if isinstance(i, dict) and "rule" in i}
     src = Path(__file__).read_text()
     assert {n for n in names if f'"{n}"' not in src} == set()
+
+
+# --- Falco's own rules (falco_rules 1.0.1) on container actions --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def upstream(env: Env, corpus_dir: Path) -> Iterator[RaeRun]:
+    """A second engine with Falco's rules file (the host cases are in tests/engine)."""
+    web = free_port()
+    cfg = write_config(env.tmp / "upstream.yaml", web, {"rule_matching": "all", "watch_config_files": False})
+    run = RaeRun(["-c", str(cfg), "-r", str(corpus_dir / "upstream-rules" / "falco_rules-1.0.1.yaml")], web)
+    try:
+        run.wait_healthy()
+        yield run
+    finally:
+        assert run.stop() == 0
+
+
+def _upstream_alert(run: RaeRun, rule: str, env: Env, token: str, start: int) -> dict[str, Any]:
+    _, a = run.wait_alert(lambda a: a["rule"] == rule and in_ctr(env, token)(a["output_fields"]), start, WAIT)
+    return a
+
+
+def test_upstream_terminal_shell_in_container(env: Env, upstream: RaeRun) -> None:
+    rule = "Terminal shell in container"
+    start = len(upstream.out)
+    env.ctr.exec("sh", "-c", "true # rae-up-noterm", check=True)
+    code, out = env.ctr.exec_with_tty("sh", "-c", "exit 0 # rae-up-term")
+    assert code == 0, out
+    a = _upstream_alert(upstream, rule, env, "rae-up-term", start)
+    assert a["priority"] == "Notice"
+    f = a["output_fields"]
+    assert (f["proc.name"], f["proc.cmdline"], f["proc.pname"], f["user.name"], f["container.id"]) == (
+        "sh", "sh -c exit 0 # rae-up-term", "runc", "root", env.cid)
+    assert f["proc.tty"] not in (0, "0")
+    assert [x for x in upstream.alerts(start) if x["rule"] == rule
+            and "rae-up-noterm" in str(x["output_fields"].get("proc.cmdline"))] == []
+
+
+def test_upstream_read_sensitive_file_and_write_below_etc_in_a_container(env: Env, upstream: RaeRun) -> None:
+    start = len(upstream.out)
+    env.ctr.exec("cat", "/etc/shadow", check=True)
+    a = _upstream_alert(upstream, "Read sensitive file untrusted", env, "cat /etc/shadow", start)
+    f = a["output_fields"]
+    assert a["priority"] == "Warning"
+    assert (f["proc.name"], f["proc.cmdline"], f["proc.pname"], f["fd.name"], f["user.name"]) == (
+        "cat", "cat /etc/shadow", "runc", "/etc/shadow", "root")
+    env.ctr.exec("touch", "/etc/rae-up-etc", check=True)
+    a = _upstream_alert(upstream, "Write below etc", env, "rae-up-etc", start)
+    f = a["output_fields"]
+    assert a["priority"] == "Error"
+    assert (f["proc.name"], f["proc.cmdline"], f["fd.name"], f["user.name"]) == (
+        "touch", "touch /etc/rae-up-etc", "/etc/rae-up-etc", "root")
