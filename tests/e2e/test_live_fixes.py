@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dis
 import itertools
+import logging
 import os
 import pty
 import struct
@@ -242,10 +243,16 @@ def test_the_engine_plugs_the_lookup_into_its_state(monkeypatch: pytest.MonkeyPa
     cfg.write_text("plugins: []\nload_plugins: []\nwebserver: {enabled: false}\n")
     rules = tmp_path / "r.yaml"
     rules.write_text("- rule: x\n  desc: x\n  condition: evt.type=open\n  output: x\n  priority: INFO\n")
-    e = eng.Engine(RunArgs(config=str(cfg), rules=(str(rules),)))
-    e.prepare()
-    e._open_probe(1 << 20)
-    assert e._state.thread_lookup is procscan.lookup_thread
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        e = eng.Engine(RunArgs(config=str(cfg), rules=(str(rules),)))
+        e.prepare()  # configures the root logger: restored below
+        e._open_probe(1 << 20)
+        assert e._state.thread_lookup is procscan.lookup_thread
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 # --- (b), and the memfd flag, live from the probe ---------------------------------------------------------
