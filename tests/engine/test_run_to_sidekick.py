@@ -179,7 +179,9 @@ def test_alerts_reach_sidekick_and_engine_survives_its_outage(tmp_path: Path, si
         (RULE, "Warning", "engine-test", "syscall")}
     assert all(f"marker opened (fd.name={a['output_fields']['fd.name']} " in a["output"] for a in got)
     assert sidekick.events_total(rule=RULE, priority=WARNING_NUM, priority_raw="warning") == len(first)
-    assert http_counter(engine, "rae_outputs_delivered_total") == len(first)
+    # the engine counts a delivery once it has read sidekick's answer: a moment after the file write
+    poll(lambda: http_counter(engine, "rae_outputs_delivered_total") == len(first), 10,
+         "the deliveries counted")
     assert http_counter(engine, "rae_outputs_errors_total") == 0
 
     # 2. sidekick down: the engine keeps detecting and serving; each failed delivery is counted
@@ -206,6 +208,7 @@ def test_alerts_reach_sidekick_and_engine_survives_its_outage(tmp_path: Path, si
     poll(lambda: set(again) <= fd_names(sidekick.received()), 15, "the alerts after sidekick's restart")
     assert fd_names(sidekick.received()) == set(first) | set(again)
     assert sidekick.events_total(rule=RULE, priority=WARNING_NUM, priority_raw="warning") == len(again)
-    assert http_counter(engine, "rae_outputs_delivered_total") == len(first) + len(again)
+    poll(lambda: http_counter(engine, "rae_outputs_delivered_total") == len(first) + len(again), 10,
+         "the deliveries after the restart counted")
     assert http_counter(engine, "rae_outputs_errors_total") == len(down) + len(late)
     assert engine.stop() == 0
