@@ -193,9 +193,8 @@ def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
     }
 
 
-def sustained(m: dict[str, Any], target: float | None) -> bool:
+def sustained(m: dict[str, Any]) -> bool:
     """No drop of any kind, and the engine kept pace (caught up within 1 s of the workload's end)."""
-    del target
     return m["kernel_drops"] == 0 and m["user_drops"] == 0 and m["queue_drops"] == 0 and m["catch_up_s"] < 1.0
 
 
@@ -209,7 +208,7 @@ def step_up(engine: EngineProc, workers: int, step_s: float, budget: float, tmpd
     reached_full = False
     while time.monotonic() + step_s + 2 < deadline:
         m = measure(engine, workers, step_s, tmpdir, rate)
-        ok = sustained(m, rate)
+        ok = sustained(m)
         emit({"run": "engine, paced", "target_rounds_per_s": round(rate, 1), "sustained": ok, **m})
         if ok:
             best = {"target_rounds_per_s": round(rate, 1), **m}
