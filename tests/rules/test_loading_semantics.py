@@ -256,3 +256,28 @@ def test_load_rules_raises_one_line_error(tmp_path: Path) -> None:
         load_rules([_write(tmp_path, "bad.yaml", "- macro: m\n")])
     assert "Item has no mapping for key 'condition'" in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_audit_rules_indexed_by_verb(corpus_dir: Path) -> None:
+    """Audit rules are indexed on ka.verb as syscall rules on evt.type: candidates ⊇ matches."""
+    import json
+
+    from rae.k8s_audit.events import AuditEvent
+
+    rs = load_rules([str(corpus_dir / "upstream-rules" / "k8s_audit_rules.yaml")])
+    get_rules = rs.candidates("k8s_audit", "get")
+    assert 0 < len(get_rules) < len(rs.rules) // 2
+    all_verbs = [r for r in rs.rules if r.evttypes.negated]
+    assert set(all_verbs) <= set(get_rules)
+    # an exhaustive check: on every corpus event, matching through the index equals trying every rule
+    for f in sorted((corpus_dir / "falco-regression/trace_files/k8s_audit").glob("*.json")):
+        for line in f.read_text().splitlines():
+            if not line.strip():
+                continue
+            obj = json.loads(line)
+            if obj.get("kind") != "Event":
+                continue
+            evt = AuditEvent(obj, 0)
+            indexed = {r.name for r in rs.candidates("k8s_audit", evt.evtype) if r.match(evt)}
+            brute = {r.name for r in rs.rules if r.enabled and r.match(evt)}
+            assert indexed == brute, f.name

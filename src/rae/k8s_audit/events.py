@@ -47,7 +47,6 @@ class AuditEvent:
 
     __slots__ = ("_compact", "_query", "memo", "num", "obj", "t0", "ts")
 
-    evtype = SOURCE
     source = SOURCE
 
     def __init__(self, obj: dict[str, Any], ts: int, num: int = 0, t0: int | None = None) -> None:
@@ -59,6 +58,17 @@ class AuditEvent:
         self._query: Any = None
         #: field values already extracted (fields read by many rules are extracted once)
         self.memo: dict[str, Any] = {}
+
+    @property
+    def evtype(self) -> str:
+        """What the ruleset indexes audit rules on: the value ``ka.verb`` extracts ("" for none)."""
+        obj = self.obj
+        if "auditID" not in obj:
+            return ""
+        if "verb" not in obj:
+            return ""
+        v = obj["verb"]
+        return v if type(v) is str else jsontext.compact(v)
 
     @property
     def raw(self) -> str:

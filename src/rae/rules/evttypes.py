@@ -53,8 +53,8 @@ class TypeSet:
 ALL = TypeSet(frozenset(), True)
 
 
-def _leaf(e: Expr, negate: bool) -> TypeSet:
-    if isinstance(e, BinaryCheck) and isinstance(e.left, FieldRef) and e.left.name == "evt.type" and e.left.arg is None:
+def _leaf(e: Expr, negate: bool, field: str) -> TypeSet:
+    if isinstance(e, BinaryCheck) and isinstance(e.left, FieldRef) and e.left.name == field and e.left.arg is None:
         names: frozenset[str] | None = None
         if e.op in ("=", "==", "!=") and isinstance(e.right, Value):
             names = frozenset((e.right.value,))
@@ -68,33 +68,34 @@ def _leaf(e: Expr, negate: bool) -> TypeSet:
     return ALL
 
 
-def event_types(e: Expr, negate: bool = False) -> TypeSet:
-    """The event types ``e`` (macros already expanded) can be true on."""
+def event_types(e: Expr, negate: bool = False, field: str = "evt.type") -> TypeSet:
+    """The values of the index ``field`` (``evt.type``; ``ka.verb`` for audit events) on which
+    ``e`` (macros already expanded) can be true."""
     match e:
         case And(children):
             if negate:
                 out = TypeSet(frozenset(), False)
                 for c in children:
-                    out = out.union(event_types(c, True))
+                    out = out.union(event_types(c, True, field))
                 return out
             out = ALL
             for c in children:
-                out = out.intersect(event_types(c, False))
+                out = out.intersect(event_types(c, False, field))
             return out
         case Or(children):
             if negate:
                 out = ALL
                 for c in children:
-                    out = out.intersect(event_types(c, True))
+                    out = out.intersect(event_types(c, True, field))
                 return out
             out = TypeSet(frozenset(), False)
             for c in children:
-                out = out.union(event_types(c, False))
+                out = out.union(event_types(c, False, field))
             return out
         case Not(child):
-            return event_types(child, not negate)
+            return event_types(child, not negate, field)
         case BinaryCheck() | UnaryCheck():
-            return _leaf(e, negate)
+            return _leaf(e, negate, field)
         case Identifier():
             return ALL
     raise TypeError(f"unknown node {type(e).__name__}")

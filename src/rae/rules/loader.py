@@ -40,7 +40,11 @@ from rae.rules.parser import LIST_OPS, ConditionSyntaxError, parse_condition
 from rae.rules.reader import read_rules_content
 from rae.rules.ruleset import CompiledRule, Ruleset
 
-__all__ = ["LoadOptions", "expand_paths", "load_rules", "load_rules_results"]
+__all__ = ["INDEX_FIELDS", "LoadOptions", "expand_paths", "load_rules", "load_rules_results"]
+
+#: per source, the field whose value events are indexed on (an event's ``evtype`` is that
+#: field's value): syscall rules by event type, audit rules by verb, as most of them pin one
+INDEX_FIELDS = {"syscall": "evt.type", "k8s_audit": "ka.verb"}
 
 Chain = tuple[Location, ...]
 
@@ -368,15 +372,14 @@ class _Compiler:
             raise RuleLoadException(
                 "LOAD_ERR_COMPILE_CONDITION", exc.message, _expr_chain(r.cond_ctx, exc.pos), cond
             ) from None
-        types = event_types(tree)
+        index_field = INDEX_FIELDS.get(r.source)
+        types = event_types(tree, field=index_field) if index_field else ALL
         if r.source == "syscall" and types.negated and r.warn_evttypes:
             self.warn(
                 "LOAD_NO_EVTTYPE",
                 "Rule matches too many evt.type values. This has a significant performance penalty.",
                 r.ctx,
             )
-        if r.source != "syscall":
-            types = ALL  # plugin-like sources: every event of the source
         return CompiledRule(
             name=r.name,
             desc=r.desc,
