@@ -42,8 +42,49 @@ def _corpus_events() -> list[dict[str, Any]]:
     return out
 
 
-def _bodies(n_events: int, batch: int) -> list[bytes]:
-    base = _corpus_events()
+_ROUTINE = [
+    ("get", "configmaps", "system:kube-controller-manager"),
+    ("list", "pods", "system:kube-scheduler"),
+    ("watch", "endpoints", "system:kube-proxy"),
+    ("update", "leases", "system:node:worker-1"),
+    ("get", "secrets", "system:serviceaccount:kube-system:coredns"),
+    ("patch", "nodes", "system:node:worker-2"),
+    ("create", "events", "system:kube-scheduler"),
+]
+
+
+def _routine_events(template: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """What a cluster mostly audits: control-plane reads, lease renewals, node status patches."""
+    out = []
+    for i in range(n):
+        verb, resource, user = _ROUTINE[i % len(_ROUTINE)]
+        e = json.loads(json.dumps(template))
+        e.pop("requestObject", None)
+        e.pop("responseObject", None)
+        e["verb"] = verb
+        e["user"] = {"username": user, "groups": ["system:authenticated"]}
+        e["objectRef"] = {"resource": resource, "namespace": "kube-system", "name": f"obj-{i}", "apiVersion": "v1"}
+        e["requestURI"] = f"/api/v1/namespaces/kube-system/{resource}/obj-{i}"
+        e["responseStatus"] = {"metadata": {}, "code": 200}
+        out.append(e)
+    return out
+
+
+def _mixed_events(mix: str) -> list[dict[str, Any]]:
+    attacks = _corpus_events()
+    if mix == "attack":
+        return attacks
+    # 1 corpus event (≈90% of which alert) in 20: a busy cluster with some suspicious activity
+    routine = _routine_events(attacks[0], 19 * len(attacks))
+    out = []
+    for i, a in enumerate(attacks):
+        out.append(a)
+        out.extend(routine[19 * i : 19 * (i + 1)])
+    return out
+
+
+def _bodies(n_events: int, batch: int, mix: str = "attack") -> list[bytes]:
+    base = _mixed_events(mix)
     bodies = []
     for start in range(0, n_events, batch):
         items = []
@@ -55,13 +96,15 @@ def _bodies(n_events: int, batch: int) -> list[bytes]:
     return bodies
 
 
-def bench(batch: int, n_events: int, clients: int, rules: str, tls: dict[str, Any]) -> dict[str, Any]:
+def bench(
+    batch: int, n_events: int, clients: int, rules: str, tls: dict[str, Any], mix: str = "attack"
+) -> dict[str, Any]:
     ruleset = load_rules([rules], LoadOptions())
     hook = AuditWebhook(
         WebhookConfig(url="https://127.0.0.1:0/k8s-audit", cert_file=tls["pem"], queue_size=50000)
     )
     port = hook.start_in_thread()
-    bodies = _bodies(n_events, batch)
+    bodies = _bodies(n_events, batch, mix)
     done = threading.Event()
     counts = {"events": 0, "alerts": 0}
     t_last = [0.0]
@@ -94,6 +137,7 @@ def bench(batch: int, n_events: int, clients: int, rules: str, tls: dict[str, An
     hook.stop_thread()
     elapsed = t_last[0] - t0
     return {
+        "mix": mix,
         "batch": batch,
         "events": counts["events"],
         "alerts": counts["alerts"],
@@ -109,6 +153,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, action="append")
     parser.add_argument("--clients", type=int, default=1, help="concurrent connections (default 1, as kube-apiserver)")
     parser.add_argument("--rules", default=str(CORPUS / "upstream-rules" / "k8s_audit_rules.yaml"))
+    parser.add_argument(
+        "--mix", action="append", choices=["attack", "routine"],
+        help="attack: the corpus events (~90%% alert); routine: 19 routine control-plane events per corpus event",
+    )
     args = parser.parse_args()
     ca = trustme.CA()
     leaf = ca.issue_cert("127.0.0.1")
@@ -116,9 +164,10 @@ def main() -> None:
         pem = Path(d) / "falco.pem"
         pem.write_bytes(b"".join(b.bytes() for b in leaf.cert_chain_pems) + leaf.private_key_pem.bytes())
         tls = {"pem": str(pem), "ca": ca.cert_pem.bytes()}
-        for batch in args.batch or [1, 100]:
-            n = args.events if batch > 1 else min(args.events, 5000)
-            print(json.dumps(bench(batch, n, args.clients, args.rules, tls)), flush=True)
+        for mix in args.mix or ["attack", "routine"]:
+            for batch in args.batch or [1, 100]:
+                n = args.events if batch > 1 else min(args.events, 5000)
+                print(json.dumps(bench(batch, n, args.clients, args.rules, tls, mix)), flush=True)
 
 
 if __name__ == "__main__":
