@@ -77,6 +77,11 @@ EXECVEAT_E = 330
 EINPROGRESS = 115
 UID_NONE = 0xFFFFFFFF
 CLONE_STALE_TIME_NS = 2_000_000_000
+#: exits remembered so that a parent's clone exit read after its child's exit does not bring the
+#: child back (a vfork/posix_spawn child can exec and exit before its parent's clone returns)
+RECENT_EXITS_MAX = 4096
+#: how far apart (kernel time, either order) such a clone exit and the child's exit may be
+RECENT_EXIT_WINDOW_NS = 10_000_000_000
 DEFAULT_MAX_THREADS = 131072
 
 AF_UNIX = 1
@@ -621,7 +626,9 @@ class State:
         #: an event — live capture can read /proc here, as libsinsp does; None: a placeholder
         self.thread_lookup: Callable[[int], Any] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
-                                      "fds_removed": 0}
+                                      "fds_removed": 0, "late_clones_ignored": 0}
+        #: tid → exit time of recently exited threads (insertion-ordered, at most RECENT_EXITS_MAX)
+        self._recent_exits: dict[int, int] = {}
         #: timestamps: of the first event, of the current and of the previous one
         self.first_ts = 0
         self.cur_ts = 0
@@ -855,6 +862,8 @@ class State:
                 m.nchilds += 1
         self.threads[t.tid] = t
         self.stats["threads_added"] += 1
+        if self._recent_exits:
+            self._recent_exits.pop(t.tid, None)  # the tid lives again
         return True
 
     def remove_thread(self, tid: int, force: bool = False) -> None:
@@ -889,6 +898,8 @@ class State:
         t.loginuid = UID_NONE
         self.threads[tid] = t
         self.stats["threads_added"] += 1
+        if self._recent_exits:
+            self._recent_exits.pop(tid, None)
         return t
 
     def _looked_up_thread(self, tid: int) -> Thread | None:
@@ -1097,6 +1108,7 @@ class State:
         if procexit and t is not None:
             t.flags |= CL_CLOSED
             self._remove_tid = t.tid
+            self._note_exit(t.tid, ts)
         fi = evt.fdinfo
         if fi is not None and fi.name != fi.oldname:
             self.name_changed_evt = evt.num
@@ -1108,6 +1120,13 @@ class State:
                     self.fd_fallback_evt = evt.num
         else:
             evt.fdinfo = None
+
+    def _note_exit(self, tid: int, ts: int) -> None:
+        rx = self._recent_exits
+        rx.pop(tid, None)
+        rx[tid] = ts
+        if len(rx) > RECENT_EXITS_MAX:
+            del rx[next(iter(rx))]
 
     def enter_event(self, evt: Any, t: Thread) -> Any:
         """The stored enter event matching exit ``evt`` (libsinsp ``retrieve_enter_event``)."""
@@ -1215,6 +1234,13 @@ class State:
                 return
         elif in_container:
             return
+        elif self._recent_exits and childtid not in self.threads:
+            exited = self._recent_exits.get(childtid)
+            if exited is not None and abs(evt.ts - exited) <= RECENT_EXIT_WINDOW_NS:
+                # the child already exec'd and exited (its exit was read first): don't re-create it
+                del self._recent_exits[childtid]
+                self.stats["late_clones_ignored"] += 1
+                return
         ptinfo = self.threads.get(tid)
         if ptinfo is None:
             ptinfo = self._fake_thread(tid) if tid > 0 else None
