@@ -338,7 +338,10 @@ class Probe:
         self._page = page
         self._mask = self.ring_bytes - 1
         self._cons_mm = mmap.mmap(fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
-        self._data_mm = mmap.mmap(fd, page + 2 * self.ring_bytes, mmap.MAP_SHARED, mmap.PROT_READ,
+        # the kernel offers the data pages twice in a row (so a record that wraps reads as one
+        # piece); mapping them once halves what the ring adds to the RSS — a wrapping record is
+        # put together in `read_batch` instead
+        self._data_mm = mmap.mmap(fd, page + self.ring_bytes, mmap.MAP_SHARED, mmap.PROT_READ,
                                   offset=page)
         # one 8-byte store per batch (never struct '<Q': CPython writes it byte by byte)
         self._cons = ctypes.c_uint64.from_buffer(self._cons_mm)
@@ -373,17 +376,28 @@ class Probe:
         prod = struct.unpack_from("@Q", dm, 0)[0]
         c = cons.value
         page, mask = self._page, self._mask
+        top = page + mask + 1  # end of the (single) mapping of the data pages
         hdr = struct.Struct("@I").unpack_from
         n = 0
         try:
             while c < prod and n < max_records:
                 off = page + (c & mask)
-                ln = hdr(dm, off)[0]
+                ln = hdr(dm, off)[0]  # 8-byte aligned: a header never wraps
                 if ln & _RINGBUF_BUSY:
                     break
                 size = ln & ~(_RINGBUF_BUSY | _RINGBUF_DISCARD)
                 if not ln & _RINGBUF_DISCARD:
-                    handler(view[off + _RINGBUF_HDR: off + _RINGBUF_HDR + size])
+                    start = off + _RINGBUF_HDR
+                    end = start + size
+                    if end <= top:
+                        handler(view[start:end])
+                    else:  # the record wraps: its tail is at the start of the data pages
+                        if start >= top:
+                            start -= mask + 1
+                            end -= mask + 1
+                            handler(view[start:end])
+                        else:
+                            handler(memoryview(dm[start:top] + dm[page:page + end - top]))
                     n += 1
                 c += (size + _RINGBUF_HDR + 7) & ~7
         finally:
