@@ -1565,25 +1565,28 @@ def _container_privileged(evt: Any) -> bool | None:
     return None if c is None else c.privileged
 
 
-def _label_factory(prefix: str) -> Factory:
+def _label_factory(prefix: str, pod: bool = False) -> Factory:
+    """``pod``: the pod sandbox's labels when known (live CRI metadata), else the container's."""
+
     def factory(_spec: FieldSpec, arg: str | None) -> Extractor:
         def ext(evt: Any) -> str | None:
             c = _container(evt)
             if c is None or arg is None:
                 return None
-            return c.labels.get(prefix + arg)
+            return ((pod and c.pod_labels) or c.labels).get(prefix + arg)
 
         return ext
 
     return factory
 
 
-def _labels(prefix: str) -> Extractor:
+def _labels(prefix: str, pod: bool = False) -> Extractor:
     def ext(evt: Any) -> str | None:
         c = _container(evt)
         if c is None:
             return None
-        items = [f"{k[len(prefix):]}:{v}" for k, v in c.labels.items() if k.startswith(prefix)]
+        labels = (pod and c.pod_labels) or c.labels
+        items = [f"{k[len(prefix):]}:{v}" for k, v in labels.items() if k.startswith(prefix)]
         return ", ".join(items) if items else None
 
     return ext
@@ -1910,8 +1913,8 @@ def bind(cat: FieldCatalog) -> None:
     c("k8s.pod.sandbox_id", lambda e: None if (x := _k8s_label("io.kubernetes.sandbox.id")(e)) is None
       else x[:12])
     c("k8s.pod.full_sandbox_id", _k8s_label("io.kubernetes.sandbox.id"))
-    b("k8s.pod.label", _label_factory(""))
-    c("k8s.pod.labels", _labels(""))
+    b("k8s.pod.label", _label_factory("", pod=True))
+    c("k8s.pod.labels", _labels("", pod=True))
     c("k8s.pod.ip", _container_str("ip", None))
 
 

@@ -568,6 +568,7 @@ class Container:
         "labels",
         "mounts",
         "name",
+        "pod_labels",
         "privileged",
         "type",
     )
@@ -586,6 +587,8 @@ class Container:
         self.privileged = False
         self.labels: dict[str, str] = {}
         self.mounts: list[dict[str, Any]] = []
+        #: the pod sandbox's labels (live CRI metadata, rae.containers.metadata); empty from captures
+        self.pod_labels: dict[str, str] = {}
         #: creation time, ns since the epoch (0 when unknown)
         self.created_time = 0
 
@@ -625,6 +628,9 @@ class State:
         #: optional: tid → ThreadRecord (or (ThreadRecord, [FdRecord])) for a thread first seen in
         #: an event — live capture can read /proc here, as libsinsp does; None: a placeholder
         self.thread_lookup: Callable[[int], Any] | None = None
+        #: optional: told of each container id first seen in cgroups (its placeholder); live capture
+        #: sets it to rae.containers.metadata, which later replaces the placeholder with full metadata
+        self.container_lookup: Callable[[Container], None] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
                                       "fds_removed": 0, "late_clones_ignored": 0}
         #: tid → exit time of recently exited threads (insertion-ordered, at most RECENT_EXITS_MAX)
@@ -935,6 +941,8 @@ class State:
             c = Container(m.id, m.type)
             c.full_id = m.full_id
             self.containers[m.id] = c
+            if self.container_lookup is not None:
+                self.container_lookup(c)
 
     def container_of(self, t: Thread) -> Container | None:
         return self.containers.get(t.container_id) if t.container_id else None
