@@ -384,6 +384,7 @@ class Engine:
         self._iso8601 = False
         self._probe: Any = None
         self._state: Any = None
+        self._containers: Any = None  # rae.containers.metadata.ContainerMetadata (live CRI metadata)
         self._selection: set[str] = set()
         self._webhook: Any = None  # rae.k8s_audit.webhook.AuditWebhook
         self._webserver: Any = None
@@ -526,6 +527,7 @@ class Engine:
             raise RaeError(f"{exc} (-o engine.kind=nodriver runs without the syscall source)") from None
         self._probe = probe
         state = State()
+        self._open_containers(state)
         state.load_header(scan_proc())  # after attaching: what happens meanwhile waits in the ring
         state.thread_lookup = lookup_thread  # threads missed (drops, the scan's race) are read from /proc
         self._state = state
@@ -533,6 +535,15 @@ class Engine:
         assert self.cfg is not None
         self.drops = DropMonitor(self.cfg.syscall_event_drops, self._submit, self.hostname,
                                  start=self.counters.kernel)
+
+    def _open_containers(self, state: Any) -> None:
+        """Container metadata from a CRI socket (``container_engines.cri.*``, docs/containers.md)."""
+        from rae.containers.metadata import open_metadata
+
+        assert self.cfg is not None
+        self._containers = open_metadata(self.cfg.get)
+        self._containers.attach(state)
+        log.info("Container metadata: %s", self._containers.description)
 
     def _open_webhook(self, plan: K8sAuditPlan) -> None:
         from rae.k8s_audit import webhook as wh
@@ -840,6 +851,9 @@ class Engine:
         if self._probe is not None:
             self._probe.close()
             self._probe = None
+        if self._containers is not None:
+            self._containers.close()
+            self._containers = None
         if self.outputs is not None:
             out_timeout = self.cfg.output_timeout_ms / 1000 if self.cfg else 0.0
             lost = self.outputs.close(timeout=max(timeout, out_timeout))
