@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from enginehelpers import RaeRun, free_port, why_not_live, write_config
 from runc_container import RuncContainer, why_no_runc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "containers"))
+from private_containerd import PrivateContainerd, why_no_containerd
+
 pytestmark = [
     pytest.mark.live,
     pytest.mark.timeout(120),
@@ -305,14 +308,52 @@ def test_ptrace_attach_to_process(env: Env) -> None:
         target.wait()
 
 
-@pytest.mark.xfail(strict=True, reason="live runc containers have no metadata (container.mounts): rae has no "
-                                       "runtime lookup for them, so the rule cannot see the host mount")
-def test_container_started_with_sensitive_mount(env: Env) -> None:
-    proc_mount = [{"destination": "/host/proc", "type": "bind", "source": "/proc", "options": ["rbind", "ro"]}]
-    start = len(env.run.out)
-    with RuncContainer(env.tmp, name="hostproc", extra_mounts=proc_mount) as c2:
-        env.run.wait_alert(lambda a: a["rule"] == "Container Started With Sensitive Mount"
-                           and a["output_fields"]["container.id"] == c2.short_id, start, 3.0)
+@pytest.fixture(scope="module")
+def cri(env: Env) -> Iterator[tuple[PrivateContainerd, RaeRun]]:
+    """A private containerd (CRI) and a third engine reading container metadata from its socket.
+
+    Runc containers started by hand have no metadata anywhere (as in Falco); pods created through
+    CRI do. ``disable_async``: the lookup runs when the container's first process is seen (runc's
+    init child, before the pid-1 exec the rule watches), so the test does not depend on the
+    lookup thread winning that race (it usually does by milliseconds — docs/containers.md).
+    """
+    why = why_no_containerd()
+    if why is not None:
+        pytest.skip(why)
+    base = env.tmp / "ctd"
+    base.mkdir()
+    with PrivateContainerd(base) as ctd:
+        web = free_port()
+        cfg = write_config(env.tmp / "cri.yaml", web, {
+            "rule_matching": "all", "watch_config_files": False,
+            "container_engines": {"cri": {"sockets": [ctd.socket], "disable_async": True}}})
+        run = RaeRun(["-c", str(cfg)], web)
+        try:
+            run.wait_healthy()
+            yield ctd, run
+        finally:
+            assert run.stop() == 0
+
+
+def test_container_started_with_sensitive_mount(env: Env, cri: tuple[PrivateContainerd, RaeRun]) -> None:
+    rule = "Container Started With Sensitive Mount"
+    ctd, run = cri
+    data = env.tmp / "pod-data"
+    data.mkdir()
+    start = len(run.out)
+    neg_sid, neg, _ = ctd.run_pod("plain-1", "shop", {"app": "plain"}, "plain", [(str(data), "/data", False)],
+                                  privileged=False)
+    pos_sid, pos, _ = ctd.run_pod("hostproc-1", "shop", {"app": "agent"}, "agent", [("/proc", "/host/proc", True)],
+                                  privileged=True)
+    _, a = run.wait_alert(lambda a: a["rule"] == rule and a["output_fields"]["container.id"] == pos[:12], start,
+                          WAIT)
+    f = a["output_fields"]
+    assert a["priority"] == "Warning"
+    assert (f["container.name"], f["container.image.repository"], f["proc.name"]) == (
+        "agent", "registry.local/rae/busybox", "sleep")
+    assert f["container.mounts"].startswith("/proc:/host/proc::false:"), f
+    assert [x for x in run.alerts(start) if x["rule"] == rule
+            and x["output_fields"]["container.id"] in (neg[:12], neg_sid[:12], pos_sid[:12])] == []
 
 
 def test_terminal_shell_in_container(env: Env) -> None:
