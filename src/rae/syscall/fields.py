@@ -452,10 +452,8 @@ def _render_list(v: Any) -> str:
 
 
 def _evt_type(evt: Any) -> str:
-    info = evt.info
-    if info.name == "syscall":
-        return generic_syscall_name(evt)
-    return info.name
+    name = evt.info.name
+    return name if name != "syscall" else generic_syscall_name(evt)
 
 
 def _syscall_type(evt: Any) -> str | None:
@@ -635,14 +633,24 @@ _EXEC_BITS = 0o111
 _OPEN_FLAG_PARAMS = {3: (2, 3), 102: (2, 3), 307: (3, 4), 327: (3, 4)}
 
 
+#: the last open event `_open_flags` saw, its decoded parameter list and its answer: several rules
+#: ask evt.is_open_read/write/… of the same event in a row (holding the event keeps its id unique)
+_open_memo: list[Any] = [None, None, None]
+
+
 def _open_flags(evt: Any) -> tuple[int, int] | None:
     idx = _OPEN_FLAG_PARAMS.get(evt.code)
     if idx is None:
         return None
+    memo = _open_memo
     p = evt.params
+    if evt is memo[0] and p is memo[1]:
+        return memo[2]
     flags = p[idx[0]] if idx[0] < len(p) else 0
     mode = p[idx[1]] if idx[1] < len(p) else 0
-    return (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)
+    fm = (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)
+    memo[0], memo[1], memo[2] = evt, p, fm
+    return fm
 
 
 def _is_open_read(evt: Any) -> bool:

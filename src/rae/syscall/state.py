@@ -24,10 +24,13 @@ Bounded: an exited process's threads and fd table are dropped; the thread table 
 from __future__ import annotations
 
 import json
+import struct
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from rae.containers.cgroup import container_from_cgroups, parse_cgroups
+from rae.syscall.event_table import EF_LARGE_PAYLOAD
 
 __all__ = [
     "AT_FDCWD",
@@ -213,9 +216,20 @@ def _rewind(buf: list[str]) -> None:
         buf.pop()
 
 
+def _is_clean(path: str) -> bool:
+    """True when sanitising ``path`` leaves it as it is (the common case: checked in C, not walked
+    character by character): printable ASCII, no ``./``, ``..`` or ``//``, no trailing ``/``/``.``."""
+    return (path[-1] not in "/." and "//" not in path and "./" not in path and ".." not in path
+            and path.isascii() and path.isprintable())
+
+
 def concat_paths(base: str, path: str) -> tuple[str, bool]:
     """libsinsp's ``concatenate_paths``: ``(base + path sanitised, True)`` for a relative
     ``path``, ``(path sanitised, False)`` for an absolute (or empty) one."""
+    if path and _is_clean(path):
+        if path[0] == "/":
+            return path, False
+        return base + path, True
     if path and path[0] != "/":
         buf = list(base)
         _copy_sanitized(buf, path)
@@ -226,6 +240,73 @@ def concat_paths(base: str, path: str) -> tuple[str, bool]:
 
 
 # --- value helpers -----------------------------------------------------------------------------------
+
+#: comm and exe repeat across thousands of threads: one string object each
+_intern = sys.intern
+
+_SIGNED_TYPES = frozenset(("INT8", "INT16", "INT32", "INT64", "ERRNO", "FD", "PID"))
+_UNSIGNED_TYPES = frozenset(("UINT8", "UINT16", "UINT32", "UINT64", "FLAGS8", "FLAGS16", "FLAGS32",
+                             "ENUMFLAGS8", "ENUMFLAGS16", "ENUMFLAGS32", "UID", "GID", "MODE", "SIGTYPE",
+                             "SYSCALLID", "PORT", "L4PROTO", "SOCKFAMILY", "BOOL", "SIGSET", "RELTIME",
+                             "ABSTIME"))
+_LENS16 = [struct.Struct(f"<{n}H").unpack_from for n in range(33)]
+#: event code → (its EventInfo, parameter name → (index, signed) for its integer parameters)
+_INT_PARAMS: dict[int, tuple[Any, dict[str, tuple[int, bool]]]] = {}
+
+
+def _int_params_of(info: Any) -> dict[str, tuple[int, bool]]:
+    got = _INT_PARAMS.get(info.code)
+    if got is not None and got[0] is info:
+        return got[1]
+    m = {p.name: (i, p.type in _SIGNED_TYPES) for i, p in enumerate(info.params)
+         if p.type in _SIGNED_TYPES or p.type in _UNSIGNED_TYPES}
+    _INT_PARAMS[info.code] = (info, m)
+    return m
+
+
+def _raw_int(evt: Any, i: int, signed: bool) -> Any:
+    """Integer parameter ``i`` of ``evt``, decoded alone from the raw bytes when the others have not
+    been decoded yet (same value as ``evt.params[i]``, without decoding every parameter)."""
+    p = evt._params
+    if p is None:
+        raw = evt.raw
+        n = evt.nparams
+        if raw is not None and i < n <= 32 and not evt.info.flags & EF_LARGE_PAYLOAD:
+            try:
+                lens = _LENS16[n](raw, 0)
+            except struct.error:
+                return evt.params[i]  # corrupt: let the full decoder say so
+            ln = lens[i]
+            if not ln:
+                return None
+            off = 2 * n + (sum(lens[:i]) if i else 0)
+            if off + ln <= len(raw):
+                return int.from_bytes(raw[off : off + ln], "little", signed=signed)
+        p = evt.params
+    return p[i] if i < len(p) else None
+
+
+_Idx = int | None
+#: event code → (its EventInfo, indexes of fd, name, flags, dev, ino) for the open family
+_OPEN_INDEX: dict[int, tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx]] = {}
+
+
+def _open_index(info: Any) -> tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx]:
+    got = _OPEN_INDEX.get(info.code)
+    if got is None or got[0] is not info:
+        pi = info.param_index
+        got = _OPEN_INDEX[info.code] = (info, pi.get("fd"), pi.get("name"), pi.get("flags"), pi.get("dev"),
+                                        pi.get("ino"))
+    return got
+
+
+def _iarg(evt: Any, name: str) -> Any:
+    """``evt.arg(name)`` for an integer parameter, without decoding the other parameters."""
+    spec = _int_params_of(evt.info).get(name)
+    if spec is None:
+        return evt.arg(name)
+    return _raw_int(evt, spec[0], spec[1])
+
 
 
 def _text(b: Any) -> str:
@@ -252,6 +333,9 @@ def _env_list(entries: list[str]) -> list[str]:
     return entries
 
 
+_CGROUP_RENAMES = {"perf": "perf_event", "mem": "memory", "io": "blkio"}
+
+
 def _cgroups(entries: list[str]) -> list[tuple[str, str]]:
     """``subsys=path`` entries the way libsinsp's ``set_cgroups`` names the subsystems."""
     out = []
@@ -264,9 +348,25 @@ def _cgroups(entries: list[str]) -> list[tuple[str, str]]:
             continue
         sub, path = e[:cut], e[cut + 1 :]
         sub = sub.replace("_cgroup", "", 1)
-        sub = {"perf": "perf_event", "mem": "memory", "io": "blkio"}.get(sub, sub)
+        sub = _CGROUP_RENAMES.get(sub, sub)
         out.append((sub, path))
     return out
+
+
+#: raw ``cgroups`` parameter → its parsed list, shared by every thread with the same cgroups (they
+#: are never modified in place): most processes of a host sit in a handful of cgroups
+_CGROUPS_SHARED: dict[bytes, list[tuple[str, str]]] = {}
+_CGROUPS_SHARED_MAX = 1024
+
+
+def _cgroups_param(raw: Any) -> list[tuple[str, str]]:
+    key = bytes(raw) if raw else b""
+    got = _CGROUPS_SHARED.get(key)
+    if got is None:
+        if len(_CGROUPS_SHARED) >= _CGROUPS_SHARED_MAX:
+            _CGROUPS_SHARED.clear()
+        got = _CGROUPS_SHARED[key] = _cgroups(_split_nul(key))
+    return got
 
 
 def ipv4_text(ip: bytes) -> str:
@@ -318,10 +418,26 @@ class FdInfo:
         self.unix_dest = 0
 
     def copy(self, fd: int) -> FdInfo:
-        c = FdInfo.__new__(FdInfo)
-        for s in FdInfo.__slots__:
-            setattr(c, s, getattr(self, s))
+        # every slot spelled out: a clone copies the whole fd table, and a getattr/setattr loop
+        # over __slots__ was most of the cost of a fork
+        c = _new_fdinfo(FdInfo)
+        c.connected = self.connected
+        c.dev = self.dev
+        c.dip = self.dip
+        c.dport = self.dport
         c.fd = fd
+        c.ino = self.ino
+        c.l4proto = self.l4proto
+        c.name = self.name
+        c.nameraw = self.nameraw
+        c.oldname = self.oldname
+        c.openflags = self.openflags
+        c.role = self.role
+        c.sip = self.sip
+        c.sport = self.sport
+        c.type = self.type
+        c.unix_dest = self.unix_dest
+        c.unix_source = self.unix_source
         return c
 
     @property
@@ -364,6 +480,10 @@ class FdInfo:
 
     def __repr__(self) -> str:
         return f"FdInfo({self.fd}, {self.typechar!r}, {self.name!r})"
+
+
+_new_fdinfo = object.__new__
+assert len(FdInfo.__slots__) == 17, "FdInfo.copy spells out every slot: update it with __slots__"
 
 
 class Thread:
@@ -488,9 +608,12 @@ class Thread:
         return None if m is None else m.fds
 
     def get_fd(self, fd: int) -> FdInfo | None:
-        t = self.fd_table()
-        if t is None:
-            return None
+        if self.flags & CL_CLONE_FILES:
+            t = self.fd_table()
+            if t is None:
+                return None
+        else:
+            t = self.fds
         f = t.get(fd)
         if f is not None:
             f.oldname = f.name
@@ -633,6 +756,8 @@ class State:
         self.container_lookup: Callable[[Container], None] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
                                       "fds_removed": 0, "late_clones_ignored": 0}
+        #: the last cgroups list `_resolve_container` matched, and its match
+        self._cgroups_match: tuple[Any, Any] = (None, None)
         #: tid → exit time of recently exited threads (insertion-ordered, at most RECENT_EXITS_MAX)
         self._recent_exits: dict[int, int] = {}
         #: timestamps: of the first event, of the current and of the previous one
@@ -646,7 +771,7 @@ class State:
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
         #: event code → its classification (see `_classify`)
-        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None]] = {}
+        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool]] = {}
         self._enter_handlers: dict[str, Handler] = {
             "close": self._close_enter,
             "connect": self._connect_enter,
@@ -932,7 +1057,12 @@ class State:
 
     # --- containers ------------------------------------------------------------------------------
     def _resolve_container(self, t: Thread) -> None:
-        m = container_from_cgroups(t.cgroups)
+        memo = self._cgroups_match
+        if memo[0] is t.cgroups:  # a shared cgroups list seen just before (see `_cgroups_param`)
+            m = memo[1]
+        else:
+            m = container_from_cgroups(t.cgroups)
+            self._cgroups_match = (t.cgroups, m)
         if m is None:
             t.container_id = ""
             return
@@ -1004,8 +1134,10 @@ class State:
         return cid
 
     # --- per event -------------------------------------------------------------------------------
-    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None]:
-        """Per event code, once: (kind, enter, store enter params, clone exit, procexit, handler)."""
+    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool]:
+        """Per event code, once: (kind, enter, store enter params, clone exit, procexit, handler,
+        how to decode the ``fd`` first parameter alone — signed / unsigned / None: with the others —,
+        copy_file_range)."""
         name = info.name
         if info.flags & EF_SKIPPARSERESET:
             kind = _K_SKIP
@@ -1017,8 +1149,11 @@ class State:
             kind = _K_SYSCALL
         enter = info.dir == ">"
         handler = (self._enter_handlers if enter else self._exit_handlers).get(name)
+        fd0: bool | None = None
+        if info.params and (info.params[0].type in _SIGNED_TYPES or info.params[0].type in _UNSIGNED_TYPES):
+            fd0 = info.params[0].type in _SIGNED_TYPES
         return (kind, enter, enter and name in _STORE_ENTER, not enter and name in _CLONE_NAMES,
-                name == "procexit", handler)
+                name == "procexit", handler, fd0, name == "copy_file_range")
 
     def process(self, evt: Any) -> None:
         """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
@@ -1037,7 +1172,7 @@ class State:
         cls = self._codes.get(code)
         if cls is None:
             cls = self._codes[code] = self._classify(info)
-        kind, enter, store, clone_exit, procexit, handler = cls
+        kind, enter, store, clone_exit, procexit, handler, fd0, cfr = cls
         flags = info.flags
         evt.fdinfo = None
         evt.extra = self
@@ -1094,8 +1229,11 @@ class State:
             else:
                 t.enter_evt = None
             if flags & EF_USES_FD:
-                p = evt.params
-                fd = p[0] if p else None
+                if fd0 is None:
+                    p = evt.params
+                    fd = p[0] if p else None
+                else:  # only the fd: the other parameters stay undecoded until someone asks
+                    fd = _raw_int(evt, 0, fd0)
                 if isinstance(fd, int):
                     t.lastevent_fd = fd
                     evt.fdinfo = t.get_fd(fd)
@@ -1105,7 +1243,7 @@ class State:
             valid = t.lastevent_valid = code == t.lastevent_code + 1 or (
                 t.lastevent_code == EXECVEAT_E and info.name == "execve")
             if valid and flags & EF_USES_FD:
-                if info.name == "copy_file_range":
+                if cfr:
                     fdout = evt.arg("fdout")
                     if isinstance(fdout, int):
                         t.lastevent_fd = fdout
@@ -1150,32 +1288,40 @@ class State:
         return None
 
     def _open_exit(self, evt: Any, t: Thread) -> None:
-        name_ = evt.info.name
+        info = evt.info
+        name_ = info.name
         enter = self.enter_event(evt, t)
-        fd = evt.arg("fd")
+        _, i_fd, i_name, i_flags, i_dev, i_ino = _open_index(info)
+        p = evt.params
+        n = len(p)
+        fd = p[i_fd] if i_fd is not None and i_fd < n else None
         if not isinstance(fd, int):
             return
         flags = 0
         path: Any = None
         if name_ == "open":
-            path = evt.arg("name")
-            flags = evt.arg("flags") or 0
+            path = p[i_name] if i_name is not None and i_name < n else None
+            flags = (p[i_flags] if i_flags is not None and i_flags < n else None) or 0
             if enter is not None and enter.nparams >= 2:
                 ename = enter.arg("name")
                 if ename and ename != b"(NULL)":
                     path = ename
                     flags = enter.arg("flags") or 0
+            if fd < 0:
+                return
             sdir = t.get_cwd()
         elif name_ == "creat":
-            path = evt.arg("name")
+            path = p[i_name] if i_name is not None and i_name < n else None
             if enter is not None and enter.nparams >= 1:
                 ename = enter.arg("name")
                 if ename and ename != b"(NULL)":
                     path = ename
+            if fd < 0:
+                return
             sdir = t.get_cwd()
         else:
             src = evt
-            if name_ == "openat" and evt.arg("name") is None:
+            if name_ == "openat" and (i_name is None or i_name >= n or p[i_name] is None):
                 # old openat exit carries only the fd: everything comes from the enter event
                 if enter is None:
                     return
@@ -1184,20 +1330,22 @@ class State:
                 ename = enter.arg("name")
                 if ename and ename != b"(NULL)":
                     src = enter
+            if fd < 0:
+                return
             path = src.arg("name")
             flags = src.arg("flags") or 0
             dirfd = src.arg("dirfd")
             sdir = self.dirfd_base(evt, t, _text(path), dirfd if isinstance(dirfd, int) else AT_FDCWD)
-        full, _ = concat_paths(sdir, _text(path))
-        if fd >= 0:
-            fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
-            fi.openflags = flags
-            fi.nameraw = _text(path)
-            dev = evt.arg("dev")
-            fi.dev = dev if isinstance(dev, int) else 0
-            ino = evt.arg("ino")
-            fi.ino = ino if isinstance(ino, int) else 0
-            evt.fdinfo = t.add_fd(fd, fi)
+        tpath = _text(path)
+        full, _ = concat_paths(sdir, tpath)
+        fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
+        fi.openflags = flags
+        fi.nameraw = tpath
+        dev = p[i_dev] if i_dev is not None and i_dev < n else None
+        fi.dev = dev if isinstance(dev, int) else 0
+        ino = p[i_ino] if i_ino is not None and i_ino < n else None
+        fi.ino = ino if isinstance(ino, int) else 0
+        evt.fdinfo = t.add_fd(fd, fi)
 
     def dirfd_base(self, evt: Any, t: Thread, name: str, dirfd: int) -> str:
         """The directory a *at() path is relative to (libsinsp ``parse_dirfd``)."""
@@ -1212,7 +1360,7 @@ class State:
 
     def _clone_exit(self, evt: Any, t: Thread | None) -> None:
         tid = evt.tid
-        childtid = evt.arg("res")
+        childtid = _iarg(evt, "res")
         if not isinstance(childtid, int) or childtid < 0:
             return
         flags = evt.arg("flags") or 0
@@ -1264,8 +1412,8 @@ class State:
         c.ptid = tid
         if flags & CL_CLONE_PARENT and not inverted and ptinfo.ptid > 0:
             c.ptid = ptinfo.ptid  # the caller's parent is the child's (runc's init stages use it)
-        exe = _text(evt.arg("exe"))
-        comm = _text(evt.arg("comm")) if "comm" in evt.info.param_index else exe
+        exe = _intern(_text(evt.arg("exe")))
+        comm = _intern(_text(evt.arg("comm"))) if "comm" in evt.info.param_index else exe
         args = _split_nul(evt.arg("args"))
         if valid_parent:
             c.comm, c.exe, c.exepath = ptinfo.comm, ptinfo.exe, ptinfo.exepath
@@ -1311,7 +1459,7 @@ class State:
         else:
             c.vtid, c.vpid = c.tid, c.pid
         if has_v:
-            c.cgroups = _cgroups(_split_nul(evt.arg("cgroups")))
+            c.cgroups = _cgroups_param(evt.arg("cgroups"))
             self._resolve_container(c)
         elif valid_parent:
             c.cgroups = list(ptinfo.cgroups)
@@ -1320,12 +1468,12 @@ class State:
         self._add_thread(c)
 
     def _execve_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         pidx = evt.info.param_index
-        t.exe = _text(evt.arg("exe"))
-        t.comm = _text(evt.arg("comm")) if "comm" in pidx else t.exe
+        t.exe = _intern(_text(evt.arg("exe")))
+        t.comm = _intern(_text(evt.arg("comm"))) if "comm" in pidx else t.exe
         t.args = _split_nul(evt.arg("args"))
         pid = evt.arg("pid")
         if isinstance(pid, int):
@@ -1345,7 +1493,7 @@ class State:
         if "env" in pidx:
             t.env = _env_list(_split_nul(evt.arg("env")))
         if "cgroups" in pidx:
-            t.cgroups = _cgroups(_split_nul(evt.arg("cgroups")))
+            t.cgroups = _cgroups_param(evt.arg("cgroups"))
             self._resolve_container(t)
         if "tty" in pidx:
             tty = evt.arg("tty")
@@ -1406,7 +1554,7 @@ class State:
             t.exepath = concat_paths(sdir, path)[0]
 
     def _pipe_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         ino = evt.arg("ino")
@@ -1457,7 +1605,7 @@ class State:
         evt.fdinfo = t.add_fd(fd, fi)
 
     def _socketpair_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         fd1, fd2 = evt.arg("fd1"), evt.arg("fd2")
@@ -1476,7 +1624,7 @@ class State:
         fi = evt.fdinfo
         if fi is None:
             return
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         addr = evt.arg("addr")
@@ -1530,7 +1678,7 @@ class State:
         fi = evt.fdinfo
         if fi is None:
             return
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or (res < 0 and res != -EINPROGRESS):
             return
         fi.connected = True
@@ -1607,7 +1755,7 @@ class State:
         return None
 
     def _close_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
             self._remove_fds.append((t, t.lastevent_fd))
 
@@ -1618,7 +1766,7 @@ class State:
         cmd = enter.arg("cmd")
         if cmd not in (FCNTL_F_DUPFD, FCNTL_F_DUPFD_CLOEXEC):
             return
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
             evt.fdinfo = t.add_fd(res, evt.fdinfo.copy(res))
 
@@ -1640,17 +1788,17 @@ class State:
             evt.fdinfo = t.add_fd(fd, FdInfo(fd, FD.MEMFD, "memfd:" + name if name else ""))
 
     def _chdir_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0:
             t.set_cwd(_text(evt.arg("path")))
 
     def _fchdir_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
             t.set_cwd(evt.fdinfo.name)
 
     def _dup_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         if res == 0:
@@ -1662,7 +1810,7 @@ class State:
         evt.fdinfo = t.add_fd(res, evt.fdinfo.copy(res))
 
     def _set_ids(self, evt: Any, t: Thread, param: str, attr: str, check_none: bool) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         enter = self.enter_event(evt, t)
@@ -1685,27 +1833,32 @@ class State:
         self._set_ids(evt, t, "egid", "gid", True)
 
     def _setsid_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0:
             t.sid = res
 
     def _chroot_exit(self, evt: Any, t: Thread) -> None:
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if res == 0:
             path = _text(evt.arg("path"))
             t.root = concat_paths(t.get_cwd(), path)[0]
 
     def _vm_exit(self, evt: Any, t: Thread) -> None:
+        pi = evt.info.param_index
+        p = evt.params
+        n = len(p)
         for attr, pname in (("vmsize_kb", "vm_size"), ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
-            v = evt.arg(pname)
-            if isinstance(v, int):
-                setattr(t, attr, v)
+            i = pi.get(pname)
+            if i is not None and i < n:
+                v = p[i]
+                if isinstance(v, int):
+                    setattr(t, attr, v)
 
     def _rw_exit(self, evt: Any, t: Thread) -> None:
         fi = evt.fdinfo
         if fi is None or fi.type not in _TUPLE_SOCKS:
             return  # files, pipes…: nothing to learn (and no need to decode the data)
-        res = evt.arg("res")
+        res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
         if fi.type in _INET_SOCKS:
