@@ -39,12 +39,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
+def _build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict[str, object]]:
+    """``only``: the verb being run — the other verbs' modules are not imported (they get a bare
+    sub-parser), so that ``rae run`` does not carry, say, the audit helpers' aiohttp (13 MB RSS)."""
     parser = _Parser(prog="rae", description="runtime-audit-engine: Falco-compatible runtime threat detection")
     parser.add_argument("--version", action="version", version=f"rae {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
     modules: dict[str, object] = {}
     for verb, (modname, help_text) in COMMANDS.items():
+        if only is not None and verb != only:
+            sub.add_parser(verb, help=help_text, description=help_text)
+            continue
         try:
             mod = importlib.import_module(f"rae.commands.{modname}")
         except ModuleNotFoundError as exc:
@@ -58,7 +63,8 @@ def _build_parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, modules = _build_parser()
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    parser, modules = _build_parser(words[0] if words and words[0] in COMMANDS else None)
     # positionals may follow options (`rae replay FILE -p FORMAT FILTER`): verbs that take
     # trailing positionals declare TRAILING_POSITIONALS and get them appended
     args, extra = parser.parse_known_args(argv)

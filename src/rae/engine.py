@@ -144,7 +144,6 @@ def _positive_int(conf: dict[str, Any], key: str, default: int, where: str) -> i
 
 def _k8s_plan(cfg: Config) -> tuple[K8sAuditPlan | None, list[str]]:
     from rae.k8s_audit.events import MAX_EVENT_SIZE, WEBHOOK_MAX_BATCH_SIZE
-    from rae.k8s_audit.webhook import parse_listen_url
 
     notes: list[str] = []
     for plugin in cfg.active_plugins:
@@ -152,6 +151,9 @@ def _k8s_plan(cfg: Config) -> tuple[K8sAuditPlan | None, list[str]]:
             notes.append(f"plugin {plugin.name}: cloud audit log sources are not read live by rae run")
         if plugin.name not in _WEBHOOK_PLUGINS:
             continue
+        # only with the webhook on: it brings aiohttp (several MB of RSS) into the engine
+        from rae.k8s_audit.webhook import parse_listen_url
+
         where = f"plugins[{plugin.name}]"
         url = plugin.open_params.strip()
         if not url.startswith(("http://", "https://")):
