@@ -639,13 +639,13 @@ _open_memo: list[Any] = [None, None, None]
 
 
 def _open_flags(evt: Any) -> tuple[int, int] | None:
+    memo = _open_memo
+    if evt is memo[0] and evt._params is memo[1]:
+        return memo[2]
     idx = _OPEN_FLAG_PARAMS.get(evt.code)
     if idx is None:
         return None
-    memo = _open_memo
     p = evt.params
-    if evt is memo[0] and p is memo[1]:
-        return memo[2]
     flags = p[idx[0]] if idx[0] < len(p) else 0
     mode = p[idx[1]] if idx[1] < len(p) else 0
     fm = (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)

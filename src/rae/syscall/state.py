@@ -1844,15 +1844,12 @@ class State:
             t.root = concat_paths(t.get_cwd(), path)[0]
 
     def _vm_exit(self, evt: Any, t: Thread) -> None:
-        pi = evt.info.param_index
-        p = evt.params
-        n = len(p)
+        ints = _int_params_of(evt.info)
         for attr, pname in (("vmsize_kb", "vm_size"), ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
-            i = pi.get(pname)
-            if i is not None and i < n:
-                v = p[i]
-                if isinstance(v, int):
-                    setattr(t, attr, v)
+            spec = ints.get(pname)
+            v = evt.arg(pname) if spec is None else _raw_int(evt, spec[0], spec[1])
+            if isinstance(v, int):
+                setattr(t, attr, v)
 
     def _rw_exit(self, evt: Any, t: Thread) -> None:
         fi = evt.fdinfo
