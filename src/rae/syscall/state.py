@@ -1224,7 +1224,10 @@ class State:
             t.enter_ts = ts
             t.latency = 0
             if store:
-                _ = evt.params  # decode now: the reader may reuse its buffer
+                raw = evt.raw
+                if raw is not None and not (type(raw) is bytes or (type(raw) is memoryview
+                                                                   and type(raw.obj) is bytes)):
+                    _ = evt.params  # decode now: the reader may reuse its buffer
                 t.enter_evt = evt
             else:
                 t.enter_evt = None
