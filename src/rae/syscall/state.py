@@ -356,7 +356,7 @@ def _cgroups(entries: list[str]) -> list[tuple[str, str]]:
 #: raw ``cgroups`` parameter → its parsed list, shared by every thread with the same cgroups (they
 #: are never modified in place): most processes of a host sit in a handful of cgroups
 _CGROUPS_SHARED: dict[bytes, list[tuple[str, str]]] = {}
-_CGROUPS_SHARED_MAX = 1024
+_CGROUPS_SHARED_MAX = 256
 
 
 def _cgroups_param(raw: Any) -> list[tuple[str, str]]:
