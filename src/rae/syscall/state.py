@@ -1312,6 +1312,7 @@ class State:
                     flags = enter.arg("flags") or 0
             if fd < 0:
                 return
+            tpath = _text(path)
             sdir = t.get_cwd()
         elif name_ == "creat":
             path = p[i_name] if i_name is not None and i_name < n else None
@@ -1321,6 +1322,7 @@ class State:
                     path = ename
             if fd < 0:
                 return
+            tpath = _text(path)
             sdir = t.get_cwd()
         else:
             src = evt
@@ -1338,8 +1340,8 @@ class State:
             path = src.arg("name")
             flags = src.arg("flags") or 0
             dirfd = src.arg("dirfd")
-            sdir = self.dirfd_base(evt, t, _text(path), dirfd if isinstance(dirfd, int) else AT_FDCWD)
-        tpath = _text(path)
+            tpath = _text(path)
+            sdir = self.dirfd_base(evt, t, tpath, dirfd if isinstance(dirfd, int) else AT_FDCWD)
         full, _ = concat_paths(sdir, tpath)
         fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
         fi.openflags = flags
