@@ -28,3 +28,16 @@ def test_other_verbs_still_parse() -> None:
             "import sys; print(sorted(m), 'aiohttp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['k8s-audit'] True"
+
+
+def test_no_cri_socket_means_no_grpc() -> None:
+    """Container metadata without a runtime socket must not load grpc/protobuf (~20 MB of RSS)."""
+    code = (
+        "import sys\n"
+        "from rae.containers.metadata import open_metadata\n"
+        "get = lambda key, default=None: ['/nonexistent/cri.sock'] if key.endswith('sockets') else default\n"
+        "m = open_metadata(get)\n"
+        "print(type(m).__name__, 'grpc' in sys.modules, 'google.protobuf' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["DisabledMetadata", "False", "False"]

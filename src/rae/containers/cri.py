@@ -21,10 +21,6 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
-
-from rae.containers import cri_pb2 as pb
-
 __all__ = [
     "DEFAULT_SOCKETS",
     "ContainerRecord",
@@ -34,6 +30,19 @@ __all__ = [
     "record_from_status",
     "split_image",
 ]
+
+def _grpc() -> Any:
+    """grpc, imported on first use: an engine without a CRI socket never loads it (~20 MB)."""
+    import grpc
+
+    return grpc
+
+
+def _pb() -> Any:
+    from rae.containers import cri_pb2
+
+    return cri_pb2
+
 
 #: where containerd, CRI-O, k3s and RKE2 put their CRI socket (Falco's defaults plus RKE2's)
 DEFAULT_SOCKETS: tuple[str, ...] = (
@@ -159,8 +168,8 @@ def _mounts(mounts: Sequence[Any]) -> list[dict[str, Any]]:
             "Destination": m.container_path,
             "Mode": "",
             "RW": not m.readonly,
-            "Propagation": pb.MountPropagation.Name(m.propagation)
-            if m.propagation in pb.MountPropagation.values() else "invalid",
+            "Propagation": _pb().MountPropagation.Name(m.propagation)
+            if m.propagation in _pb().MountPropagation.values() else "invalid",
         })
     return out
 
@@ -230,7 +239,7 @@ class CriClient:
     def __init__(self, socket_path: str, timeout: float = 1.0) -> None:
         self.socket_path = socket_path
         self.timeout = timeout
-        self._channel = grpc.insecure_channel("unix://" + socket_path)
+        self._channel = _grpc().insecure_channel("unix://" + socket_path)
         self._runtime: str | None = None
 
     def _call(self, method: str, request: Any, response_type: Any, timeout: float | None = None) -> Any:
@@ -238,7 +247,7 @@ class CriClient:
                                        response_deserializer=response_type.FromString)
         try:
             return fn(request, timeout=self.timeout if timeout is None else timeout)
-        except grpc.RpcError as exc:
+        except _grpc().RpcError as exc:
             code = exc.code() if hasattr(exc, "code") else None
             details = exc.details() if hasattr(exc, "details") else str(exc)
             raise CriError(f"{method}: {code.name if code else 'error'}: {details}") from None
@@ -248,7 +257,7 @@ class CriClient:
         return self._call(method, request, response_type, timeout)
 
     def version(self) -> Any:
-        return self._call("Version", pb.VersionRequest(version="v1"), pb.VersionResponse)
+        return self._call("Version", _pb().VersionRequest(version="v1"), _pb().VersionResponse)
 
     @property
     def runtime_type(self) -> str:
@@ -258,12 +267,12 @@ class CriClient:
         return self._runtime
 
     def container_status(self, cid: str) -> Any:
-        return self._call("ContainerStatus", pb.ContainerStatusRequest(container_id=cid, verbose=True),
-                          pb.ContainerStatusResponse)
+        return self._call("ContainerStatus", _pb().ContainerStatusRequest(container_id=cid, verbose=True),
+                          _pb().ContainerStatusResponse)
 
     def pod_sandbox_status(self, sandbox_id: str) -> Any:
-        return self._call("PodSandboxStatus", pb.PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True),
-                          pb.PodSandboxStatusResponse)
+        return self._call("PodSandboxStatus", _pb().PodSandboxStatusRequest(pod_sandbox_id=sandbox_id, verbose=True),
+                          _pb().PodSandboxStatusResponse)
 
     def lookup(self, cid: str, sandboxes: MutableMapping[str, Any] | None = None) -> ContainerRecord:
         """The metadata record of a container (full or unique-prefix id), pod facts included.
