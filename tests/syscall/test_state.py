@@ -379,3 +379,15 @@ def test_thread_lookup_hook_fills_unknown_threads() -> None:
     f = ev(6, 778, 0, 1)
     st.process(f)
     assert f.thread.comm == "<NA>" and asked == [777, 778]
+
+
+def test_container_table_is_bounded() -> None:
+    from rae.syscall.state import Container, State
+
+    st = State(max_containers=3)
+    for i in range(5):
+        st._put_container(f"c{i}", Container(f"c{i}"))
+    assert list(st.containers) == ["c2", "c3", "c4"]
+    assert st.stats["containers_evicted"] == 2
+    st._put_container("c3", Container("c3"))  # an update of a known id evicts nothing
+    assert st.stats["containers_evicted"] == 2

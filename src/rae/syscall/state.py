@@ -86,6 +86,8 @@ RECENT_EXITS_MAX = 4096
 #: how far apart (kernel time, either order) such a clone exit and the child's exit may be
 RECENT_EXIT_WINDOW_NS = 10_000_000_000
 DEFAULT_MAX_THREADS = 131072
+#: the container table's bound (oldest entries evicted past it, counted in ``stats["containers_evicted"]``)
+DEFAULT_MAX_CONTAINERS = 4096
 
 AF_UNIX = 1
 AF_INET = 2
@@ -740,7 +742,7 @@ Handler = Callable[[Any, Thread], None]
 class State:
     """Threads, fds, users, groups and containers of one event stream (one capture)."""
 
-    def __init__(self, max_threads: int = DEFAULT_MAX_THREADS) -> None:
+    def __init__(self, max_threads: int = DEFAULT_MAX_THREADS, max_containers: int = DEFAULT_MAX_CONTAINERS) -> None:
         self.threads: dict[int, Thread] = {}
         self.users: dict[int, Any] = {}
         self.groups: dict[int, Any] = {}
@@ -748,6 +750,7 @@ class State:
         self.interfaces: list[Any] = []
         self.machine: Any = None
         self.max_threads = max_threads
+        self.max_containers = max_containers
         #: optional: tid → ThreadRecord (or (ThreadRecord, [FdRecord])) for a thread first seen in
         #: an event — live capture can read /proc here, as libsinsp does; None: a placeholder
         self.thread_lookup: Callable[[int], Any] | None = None
@@ -755,7 +758,7 @@ class State:
         #: sets it to rae.containers.metadata, which later replaces the placeholder with full metadata
         self.container_lookup: Callable[[Container], None] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
-                                      "fds_removed": 0, "late_clones_ignored": 0}
+                                      "fds_removed": 0, "late_clones_ignored": 0, "containers_evicted": 0}
         #: the last cgroups list `_resolve_container` matched, and its match
         self._cgroups_match: tuple[Any, Any] = (None, None)
         #: tid → exit time of recently exited threads (insertion-ordered, at most RECENT_EXITS_MAX)
@@ -1070,9 +1073,18 @@ class State:
         if m.id not in self.containers:
             c = Container(m.id, m.type)
             c.full_id = m.full_id
-            self.containers[m.id] = c
+            self._put_container(m.id, c)
             if self.container_lookup is not None:
                 self.container_lookup(c)
+
+    def _put_container(self, cid: str, info: Container) -> None:
+        """Bounded: past ``max_containers`` the oldest entry goes (counted); on a node that runs
+        short-lived jobs for weeks, the oldest containers are the ones long gone."""
+        containers = self.containers
+        if cid not in containers and len(containers) >= self.max_containers:
+            del containers[next(iter(containers))]
+            self.stats["containers_evicted"] += 1
+        containers[cid] = info
 
     def container_of(self, t: Thread) -> Container | None:
         return self.containers.get(t.container_id) if t.container_id else None
@@ -1119,7 +1131,7 @@ class State:
         mounts = c.get("Mounts") or c.get("mounts")
         if isinstance(mounts, list):
             info.mounts = [m for m in mounts if isinstance(m, dict)]
-        self.containers[cid] = info
+        self._put_container(cid, info)
         return cid
 
     def _container_evt(self, evt: Any) -> str | None:
@@ -1130,7 +1142,7 @@ class State:
         info = Container(cid, _CT_TYPES.get(typ, "docker") if isinstance(typ, int) else "docker")
         info.name = _text(evt.arg("name"))
         info.image = _text(evt.arg("image"))
-        self.containers[cid] = info
+        self._put_container(cid, info)
         return cid
 
     # --- per event -------------------------------------------------------------------------------
