@@ -35,6 +35,7 @@ import yaml
 
 from rae.defaults import rules_dir
 from rae.errors import RaeError
+from rae.plugins import PLUGIN_VERSIONS
 from rae.priority import Priority
 
 __all__ = [
@@ -67,10 +68,8 @@ __all__ = [
 DEFAULT_OUTPUTS_QUEUE_BOUND = 65536
 
 #: Plugins whose fields rae provides natively; a config may name them (they are not loaded).
-#: The same names as ``rae.rules.collector.PLUGIN_VERSIONS``, plus ``k8smeta`` (pod metadata).
-SUPPORTED_PLUGINS = frozenset({
-    "k8saudit", "k8saudit-eks", "k8saudit-gke", "k8saudit-aks", "k8saudit-ovh", "json", "container", "k8smeta",
-})
+#: The plugins whose fields rae implements (``rae.plugins.PLUGIN_VERSIONS``), plus ``k8smeta`` (pod metadata).
+SUPPORTED_PLUGINS = frozenset(PLUGIN_VERSIONS) | {"k8smeta"}
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 

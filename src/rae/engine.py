@@ -22,7 +22,6 @@ import contextlib
 import logging
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -75,8 +74,6 @@ DEFAULT_K8SAUDIT_CERT = "/etc/falco/falco.pem"
 _LIVE_KINDS = ("modern_ebpf", "ebpf", "kmod")
 #: records per ring-buffer batch: bounds the memory of one batch (records are copied out of the ring)
 _BATCH = 8192
-#: a probe record's header: a scap v2 event header (ts, tid, len, type, nparams) without the block
-_RECORD_HEADER = struct.Struct("<QQIHI")
 #: seconds between two scans for threads that died unseen (`_purge_dead_threads`)
 _PURGE_EVERY = 5.0
 _WEBHOOK_PLUGINS = ("k8saudit",)
@@ -577,13 +574,8 @@ class Engine:
         self.outputs.submit(alert)
 
     def _syscall_loop(self) -> None:
-        from rae.syscall.event_table import event_info
-        from rae.syscall.events import SyscallEvent
+        from rae.syscall.ebpf import record_to_event
 
-        # rae.syscall.ebpf.record_to_event, inlined (one call per event less) with a per-code info cache
-        unpack = _RECORD_HEADER.unpack_from
-        hsize = _RECORD_HEADER.size
-        infos: dict[int, Any] = {}
         probe, state = self._probe, self._state
         process = state.process
         c = self.counters
@@ -609,16 +601,10 @@ class Engine:
                 alert = self._alert
                 for rec in pending:
                     num += 1
-                    ts, tid, _len, code, nparams = unpack(rec, 0)
-                    info = infos.get(code)
-                    if info is None:
-                        info = infos[code] = event_info(code)
-                        if info is None:
-                            del infos[code]
-                            c.undecodable += 1
-                            continue
-                    evt = SyscallEvent(num=num, ts=ts, tid=tid, cpu=0, code=code, info=info,
-                                       raw=memoryview(rec)[hsize:], nparams=nparams)
+                    evt = record_to_event(rec, num)
+                    if evt is None:
+                        c.undecodable += 1
+                        continue
                     try:
                         process(evt)
                     except Exception as exc:

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 import rae
 from rae.config import Webserver as WebserverConfig
 from rae.errors import RaeError
+from rae.plugins import PLUGIN_VERSIONS
 
 __all__ = ["PROMETHEUS_CONTENT_TYPE", "EngineWebserver", "versions_info"]
 
@@ -66,10 +67,6 @@ def versions_info(
 
 def _declared_plugin_versions() -> dict[str, str]:
     """The plugin versions the rules loader declares satisfied (``required_plugin_versions``)."""
-    try:
-        from rae.rules.collector import PLUGIN_VERSIONS
-    except ImportError:
-        return {}
     return dict(PLUGIN_VERSIONS)
 
 

@@ -109,10 +109,3 @@ def test_plan_sources_ring_size_and_plugins() -> None:
     assert (plan.k8s_audit.url, plan.k8s_audit.cert_file, plan.k8s_audit.max_event_size) == (
         "http://127.0.0.1:9999/audit", None, 1000)
 
-
-def test_engine_decodes_probe_records_like_the_loader() -> None:
-    """The engine inlines `record_to_event` for speed; both must read the same header."""
-    from rae import engine
-    from rae.syscall import ebpf
-
-    assert engine._RECORD_HEADER.format == ebpf._HDR.format

@@ -59,20 +59,16 @@ def _split_filter(files: list[str]) -> tuple[list[str], str | None]:
     return files, None
 
 
-def _is_internal(evt: Any) -> bool:
-    """Events sysdig hides unless ``-D``: the capture's internal bookkeeping (``procinfo``…)."""
-    info = getattr(evt, "info", None)
-    return bool(info is not None and getattr(info, "category_bits", 0) & _EC_INTERNAL)
-
-
-_EC_INTERNAL = 256  # the INTERNAL bit of the event categories (rae.syscall.event_table_data)
-
-
 def _print_events(
     sources: list[EventSource], fmt_text: str, filter_text: str | None, *, internal: bool = False
 ) -> int:
     out = sys.stdout
     write = out.write
+    # events sysdig hides unless -D: the capture's internal bookkeeping (procinfo…); audit events
+    # have no event info and are never internal
+    from rae.syscall.event_table_data import CATEGORY_BITS
+
+    ec_internal = CATEGORY_BITS["INTERNAL"]
     by_source: dict[str, tuple[Any, Any]] = {}
     for src in sources:
         if src.source not in by_source:
@@ -82,7 +78,7 @@ def _print_events(
         fmt, flt = by_source[src.source]
         render = fmt.render_strict
         for evt in src:
-            if not internal and _is_internal(evt):
+            if not internal and getattr(getattr(evt, "info", None), "category_bits", 0) & ec_internal:
                 continue
             if flt is not None and not flt(evt):
                 continue

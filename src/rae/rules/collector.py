@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from rae import ENGINE_VERSION
 from rae.fields import SOURCES, UnknownFieldError, catalog
+from rae.plugins import PLUGIN_VERSIONS
 from rae.priority import Priority
 from rae.rules.errors import LoadMessage, LoadResult, Location, RuleLoadException
 from rae.rules.parser import OPERATORS
@@ -31,16 +32,6 @@ __all__ = [
 
 Chain = tuple[Location, ...]
 
-#: The plugins whose fields rae implements natively, with the newest version it covers.
-PLUGIN_VERSIONS: dict[str, str] = {
-    "k8saudit": "0.18.0",
-    "k8saudit-eks": "0.18.0",
-    "k8saudit-gke": "0.18.0",
-    "k8saudit-aks": "0.18.0",
-    "k8saudit-ovh": "0.18.0",
-    "json": "0.7.0",
-    "container": "0.4.0",
-}
 
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$")
 

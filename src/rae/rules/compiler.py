@@ -389,9 +389,7 @@ class _Gen:
         else:
             vals = (right.value,)
         if op in ("in", "intersects"):
-            if isinstance(right, Value):
-                # a bare identifier after a list operator: a list name that was never defined
-                vals = (right.value,)
+            # a bare identifier after a list operator (a list name never defined) is one value
             return self.in_set(o, vals, v, pos)
         if op == "pmatch":
             m = self.bind(PathPrefixes(tuple(vals)), "_p")
@@ -488,8 +486,6 @@ class _Gen:
             t2 = self.tmp()
             f = self.bind(_field_compare(op, o, r, pos), "_f")
             return f"(({t} := {x}(evt)) is not None and ({t2} := {rx}(evt)) is not None and {f}({t}, {t2}))"
-        if op in ("in", "intersects", "pmatch") and isinstance(right, Value) and o.kind is not Kind.STRING:
-            pass
         if o.either_end:
             # a tuple of both ends, or a single value for a listening socket
             u = self.tmp()

@@ -9,6 +9,7 @@ every type. A ruleset is immutable once built: reload builds a new one and swaps
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
@@ -165,8 +166,6 @@ class Ruleset:
         selection: Iterable[dict[str, Any]] = (),
     ) -> None:
         """Apply command-line and config rule selection (-D, -t, -T, falco.yaml ``rules:``)."""
-        import fnmatch
-
         subs = [s for s in disabled_substrings if s]
         run = set(run_tags)
         skip = set(skip_tags)

@@ -25,7 +25,6 @@ from typing import Any
 from rae.fields.base import Extractor, FieldCatalog, FieldSpec
 from rae.syscall import state as S
 from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
-from rae.syscall.events import generic_syscall_name
 
 __all__ = ["ERRNO_NAMES", "SIGNAL_NAMES", "bind", "render_param"]
 
@@ -452,8 +451,7 @@ def _render_list(v: Any) -> str:
 
 
 def _evt_type(evt: Any) -> str:
-    name = evt.info.name
-    return name if name != "syscall" else generic_syscall_name(evt)
+    return evt.evtype  # SyscallEvent.evtype names generic events, the same name the ruleset indexes
 
 
 def _syscall_type(evt: Any) -> str | None:
@@ -506,26 +504,10 @@ def _evt_category(evt: Any) -> str:
     return _CATEGORY_NAMES.get(base, "unknown")
 
 
-def _param_by_name(evt: Any, name: str) -> Any:
-    i = evt.info.param_index.get(name)
-    if i is None:
-        return None
-    p = evt.params
-    return p[i] if i < len(p) else None
-
-
 def _evt_res(evt: Any) -> str | None:
-    info = evt.info
-    i = info.param_index.get("res")
-    if i is None:
-        if info.flags & _EF_CREATES_FD and info.dir == "<":
-            i = info.param_index.get("fd")
-        if i is None:
-            return None
-    p = evt.params
-    if i >= len(p) or not isinstance(p[i], int):
+    v = _evt_rawres(evt)
+    if v is None:
         return None
-    v = _s64(p[i])
     if v >= 0:
         return "SUCCESS"
     return ERRNO_NAMES.get(-_s32(v), str(v))
@@ -612,8 +594,8 @@ def _abspath_factory(_spec: FieldSpec, arg: str | None) -> Extractor:
         for dname, pname in pairs:
             pidx = evt.info.param_index
             if dname in pidx and pname in pidx:
-                dirfd = _param_by_name(evt, dname)
-                path = _text(_param_by_name(evt, pname))
+                dirfd = evt.arg(dname)
+                path = _text(evt.arg(pname))
                 base = evt.thread.state.dirfd_base(evt, t, path, dirfd if isinstance(dirfd, int)
                                                    else S.AT_FDCWD) if hasattr(t.state, "dirfd_base") else ""
                 return S.concat_paths(base, path)[0]
@@ -666,7 +648,7 @@ def _is_open_write(evt: Any) -> bool:
 def _is_open_exec(evt: Any) -> bool:
     info = evt.info
     if info.name == "creat" and info.dir == "<":
-        mode = _param_by_name(evt, "mode")
+        mode = evt.arg("mode")
         return bool(isinstance(mode, int) and mode & _EXEC_BITS)
     fm = _open_flags(evt)
     return bool(fm and fm[0] & (_PPM_O_TMPFILE | _PPM_O_CREAT) and fm[1] & _EXEC_BITS)
@@ -690,7 +672,7 @@ def _iso8601(ts: int) -> str:
 
 
 def _buffer(evt: Any) -> bytes | None:
-    v = _param_by_name(evt, "data")
+    v = evt.arg("data")
     return bytes(v) if isinstance(v, (bytes, bytearray, memoryview)) else None
 
 
@@ -1108,8 +1090,8 @@ def _name_from_creator(evt: Any) -> str | None:
             src = t.state.enter_event(evt, t)
             if src is None:
                 return None
-        path = _text(_param_by_name(src, "name"))
-        dirfd = _param_by_name(src, "dirfd")
+        path = _text(src.arg("name"))
+        dirfd = src.arg("dirfd")
         base = t.state.dirfd_base(evt, t, path, _s64(dirfd) if isinstance(dirfd, int) else S.AT_FDCWD)
         return S.concat_paths(base, path)[0]
     return ""
@@ -1127,7 +1109,7 @@ def _fd_name(evt: Any) -> str | None:
     if fi is None:
         return _name_from_creator(evt) if _fd_event(evt) else None
     if evt.info.name == "connect" and evt.info.dir == "<":
-        r = _param_by_name(evt, "res")
+        r = evt.arg("res")
         if isinstance(r, int) and _s64(r) < 0:
             return _name_from_creator(evt)
     return fi.name
@@ -1154,7 +1136,7 @@ def _fd_nameraw(evt: Any) -> str | None:
             src = t.state.enter_event(evt, t)
             if src is None:
                 return None
-        return _collapse_slashes(_text(_param_by_name(src, "name")))
+        return _collapse_slashes(_text(src.arg("name")))
     return _name_from_creator(evt)
 
 
@@ -1466,10 +1448,10 @@ def _fs_path(which: str, raw: bool) -> Extractor:
             return None
         pidx = info.param_index
         if "res" in pidx:
-            if _param_by_name(evt, "res") != 0:
+            if evt.arg("res") != 0:
                 return None
         else:
-            fd = _param_by_name(evt, "fd")
+            fd = evt.arg("fd")
             if not isinstance(fd, int) or _s64(fd) == -1:
                 return None
         pname = spec[slot]
@@ -1478,7 +1460,7 @@ def _fs_path(which: str, raw: bool) -> Extractor:
             return None if fi is None else fi.name
         if pname not in pidx:
             return None
-        v = _param_by_name(evt, pname)
+        v = evt.arg(pname)
         if v is None:
             return None
         path = _text(v)
@@ -1494,7 +1476,7 @@ def _fs_path(which: str, raw: bool) -> Extractor:
         dirfd = None
         for dname in _FS_DIRFD.get(pname, ("dirfd",)):
             if dname in pidx:
-                dirfd = _param_by_name(evt, dname)
+                dirfd = evt.arg(dname)
                 break
         base = st.dirfd_base(evt, t, path, _s64(dirfd) if isinstance(dirfd, int) else S.AT_FDCWD)
         return S.concat_paths(base, path)[0]
@@ -1507,7 +1489,7 @@ def _fs_path(which: str, raw: bool) -> Extractor:
 
 def _fdlist(kind: str) -> Extractor:
     def ext(evt: Any) -> str | None:
-        fds = _param_by_name(evt, "fds")
+        fds = evt.arg("fds")
         t = evt.thread
         if not isinstance(fds, list) or t is None:
             return None
