@@ -98,3 +98,22 @@ def test_proc_scan_sees_this_process_with_its_fds() -> None:
         assert names.get(f.fileno()) == os.path.realpath(__file__)
     assert any(u.uid == 0 and u.name == "root" for u in snap.users)
     assert snap.machine is not None and snap.machine.num_cpus >= 1
+
+
+def test_proc_scan_cuts_long_command_lines_like_libscap(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from rae.syscall.procscan import ARGS_MAX_LEN, lookup_thread
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "x" * 30000],
+                             stdin=subprocess.PIPE, env={"BIG": "y" * 20000})
+    try:
+        found = lookup_thread(child.pid)
+        assert found is not None
+        rec, _fds = found
+        assert rec.args[0] == "-c" and 1000 < sum(len(a) + 1 for a in rec.args) <= ARGS_MAX_LEN
+        assert rec.env and 1000 < len(rec.env[0]) <= 4096
+    finally:
+        child.kill()
+        child.wait()

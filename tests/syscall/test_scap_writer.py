@@ -187,3 +187,28 @@ def test_benchmark_capture_generator(tmp_path: Path) -> None:
     assert real == sorted(real) and len(set(real)) == len(real)
     if SYSDIG:
         assert int(_sysdig(out, "*%evt.num")[-1]) == len(evs)
+
+
+@needs_sysdig
+def test_header_strings_are_cut_to_what_libscap_accepts(tmp_path: Path) -> None:
+    """A host process with a 25 KB command line once made sysdig refuse a whole live capture."""
+    state = _state()
+    long_arg = "a" * 25000
+    state["threads"][0] = dataclasses.replace(
+        state["threads"][0], args=["-x", long_arg], env=["K=" + "v" * 9000], cwd="/" + "d" * 3000 + "/",
+        cgroups=["cpu=/" + "c" * 5000], exe="/" + "e" * 2000)
+    state["fds"][500].append(FdRecord(500, 5, 79, 16, name="/" + "f" * 1500, open_flags=1))
+    state["users"][0] = UserRecord(1000, 1000, "al", "/home/" + "h" * 400, "/bin/sh")
+    out = tmp_path / "long.scap"
+    with ScapWriter(str(out)) as w:
+        w.write_header(**state)
+        for e in _built_events():
+            w.write_event(e)
+    (line, *_) = _sysdig(out, "*%evt.num %proc.cmdline")
+    num, cmdline = line.split(" ", 1)
+    assert num == "1" and cmdline.startswith("mytool -x aaaa") and len(cmdline) < 4200
+    r, _ = read_capture(str(out))
+    t = r.threads[0]
+    assert t.args[0] == "-x" and len(t.args[1]) == 4096 - len("-x\0") - 1
+    assert len(t.env[0]) < 4096 and len(t.cwd) == 1023 and len(r.fds[500][2].name) == 1023
+    assert len(r.users[0].homedir) == 255

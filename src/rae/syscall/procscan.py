@@ -46,6 +46,10 @@ _ANON = {
     "[eventfd]": _FD_EVENT, "[signalfd]": _FD_SIGNALFD, "[eventpoll]": _FD_EVENTPOLL,
     "inotify": _FD_INOTIFY, "[timerfd]": _FD_TIMERFD,
 }
+# libscap reads at most this much of /proc/PID/cmdline and /proc/PID/environ (SCAP_MAX_ARGS_SIZE,
+# SCAP_MAX_ENV_SIZE): a process with a huge command line costs no more state than that
+ARGS_MAX_LEN = 4096
+ENV_MAX_LEN = 4096
 # x86_64 open flags → scap file_flags (the access mode is converted apart)
 _OPEN_FLAGS = (
     (0o100, 4), (0o200, 32), (0o1000, 256), (0o2000, 8), (0o4000, 64), (0o10000, 16), (0o40000, 512),
@@ -76,10 +80,10 @@ def open_flags_to_scap(flags: int) -> int:
     return out
 
 
-def _read(path: str) -> str | None:
+def _read(path: str, limit: int = -1) -> str | None:
     try:
         with open(path, "rb") as f:
-            return f.read().decode("utf-8", "surrogateescape")
+            return f.read(limit).decode("utf-8", "surrogateescape")
     except OSError:
         return None
 
@@ -167,7 +171,7 @@ def _cgroups(text: str) -> list[str]:
 
 
 def _process_info(pid: int) -> dict[str, object] | None:
-    cmdline = _read(f"/proc/{pid}/cmdline")
+    cmdline = _read(f"/proc/{pid}/cmdline", ARGS_MAX_LEN)
     if cmdline is None:
         return None
     argv = cmdline.split("\0")
@@ -175,7 +179,7 @@ def _process_info(pid: int) -> dict[str, object] | None:
         argv.pop()
     comm = (_read(f"/proc/{pid}/comm") or "").rstrip("\n")
     exe = argv[0] if argv else comm  # kernel threads have no cmdline: libscap uses the comm
-    env = (_read(f"/proc/{pid}/environ") or "").split("\0")
+    env = (_read(f"/proc/{pid}/environ", ENV_MAX_LEN) or "").split("\0")
     if env and env[-1] == "":
         env.pop()
     cwd = _readlink(f"/proc/{pid}/cwd") or ""

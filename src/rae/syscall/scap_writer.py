@@ -58,15 +58,27 @@ def _enc(s: str | None) -> bytes:
     return (s or "").encode("utf-8", "surrogateescape")
 
 
-def _str16(s: str | None) -> bytes:
+# libscap refuses a whole capture whose header strings exceed its buffers ("invalid argslen 25713"),
+# so strings are cut to what it accepts: paths < SCAP_MAX_PATH_SIZE (1024), argv/env/cgroups blobs
+# <= 4096 (SCAP_MAX_ARGS_SIZE and friends), user and group strings < MAX_CREDENTIALS_STR_LEN (256).
+PATH_MAX_LEN = 1023
+BLOB_MAX_LEN = 4096
+CREDENTIAL_MAX_LEN = 255
+
+
+def _str16(s: str | None, limit: int = PATH_MAX_LEN) -> bytes:
     b = _enc(s)
-    if len(b) > 0xFFFF:
-        b = b[:0xFFFF]
+    if len(b) > limit:
+        b = b[:limit]
     return _U16.pack(len(b)) + b
 
 
 def _list16(items: list[str] | None) -> bytes:
-    return _str16("".join(i + "\0" for i in items) if items else "")
+    """NUL-separated strings, cut like libscap's /proc scan: at most 4096 bytes, NUL-terminated."""
+    b = _enc("".join(i + "\0" for i in items) if items else "")
+    if len(b) > BLOB_MAX_LEN:
+        b = b[:BLOB_MAX_LEN - 1] + b"\0"
+    return _U16.pack(len(b)) + b
 
 
 class ScapWriter:
@@ -261,13 +273,13 @@ def _if_entry(i: InterfaceRecord) -> bytes:
 
 
 def _user_entry(u: UserRecord) -> bytes:
-    body = (struct.pack("<BII", 0, u.uid & 0xFFFFFFFF, u.gid & 0xFFFFFFFF) + _str16(u.name)
-            + _str16(u.homedir) + _str16(u.shell))
+    body = (struct.pack("<BII", 0, u.uid & 0xFFFFFFFF, u.gid & 0xFFFFFFFF) + _str16(u.name, CREDENTIAL_MAX_LEN)
+            + _str16(u.homedir, CREDENTIAL_MAX_LEN) + _str16(u.shell, CREDENTIAL_MAX_LEN))
     return _U32.pack(4 + len(body)) + body
 
 
 def _group_entry(g: GroupRecord) -> bytes:
-    body = struct.pack("<BI", 1, g.gid & 0xFFFFFFFF) + _str16(g.name)
+    body = struct.pack("<BI", 1, g.gid & 0xFFFFFFFF) + _str16(g.name, CREDENTIAL_MAX_LEN)
     return _U32.pack(4 + len(body)) + body
 
 
