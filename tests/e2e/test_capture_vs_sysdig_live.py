@@ -21,10 +21,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from live_capture import LiveCapture
 
 from rae.syscall import ebpf
 
@@ -72,17 +72,9 @@ def test_sysdig_reads_a_live_capture_like_rae_replay(tmp_path: Path) -> None:
     out = tmp_path / "live.scap"
     work = tmp_path / "work"
     work.mkdir()
-    cap = subprocess.Popen([sys.executable, "-m", "rae.cli", "capture", "-w", str(out), "--seconds", "4",
-                            f"proc.ppid = {os.getpid()}"], stderr=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        time.sleep(2.0)  # probe attached and /proc scanned
+    with LiveCapture(out, [f"proc.ppid = {os.getpid()}"]) as cap:
         _workload(work)
-        _, err = cap.communicate(timeout=60)
-    finally:
-        if cap.poll() is None:
-            cap.kill()
-            cap.wait()
-    assert cap.returncode == 0, err
+    assert cap.returncode == 0, cap.stderr
     fmt = "*" + SEP.join("%" + f for f in FIELDS)
     theirs = subprocess.run(["sysdig", "-r", str(out), "-p", fmt], capture_output=True, text=True, timeout=60)
     assert theirs.returncode == 0, theirs.stderr

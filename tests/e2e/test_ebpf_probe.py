@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from live_capture import LiveCapture
 
 from rae.syscall import ebpf
 
@@ -183,18 +184,10 @@ def test_capture_file_is_read_by_sysdig(tmp_path: Path) -> None:
     out = tmp_path / "live.scap"
     marker = tmp_path / "rae-capture-marker.txt"
     marker.write_text("x\n")
-    cap = subprocess.Popen([sys.executable, "-m", "rae.cli", "capture", "-w", str(out), "--seconds", "3"],
-                           stderr=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        time.sleep(1.5)  # probe attached and /proc scanned
+    with LiveCapture(out) as cap:
         subprocess.run(["/bin/cat", str(marker)], check=True, stdout=subprocess.DEVNULL)
-        _, err = cap.communicate(timeout=30)
-    finally:
-        if cap.poll() is None:
-            cap.kill()
-            cap.wait()
-    assert cap.returncode == 0, err
-    assert "events written" in err
+    assert cap.returncode == 0, cap.stderr
+    assert "events written" in cap.stderr
     res = subprocess.run(["sysdig", "-r", str(out), "-p", "*%evt.dir %evt.type %proc.name %fd.name %proc.pname",
                           f"evt.type=openat and fd.name={marker}"],
                          capture_output=True, text=True, timeout=60)

@@ -81,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
                 writer.write_header(machine=snap.machine, threads=snap.threads, fds=snap.fds,
                                     users=snap.users, groups=snap.groups, interfaces=snap.interfaces)
                 deadline = None if args.seconds is None else time.monotonic() + args.seconds
+                # scripts (and the tests) start their workload on this line, not after a guessed delay
+                sys.stderr.write(f"rae capture: capturing to {args.write} (SIGINT or SIGTERM stops)\n")
+                sys.stderr.flush()
                 num = 0
                 done = False
                 pending: list[bytes] = []
