@@ -23,6 +23,23 @@ def test_layout_matches_the_event_table(name: str) -> None:
     assert layout.nparams(xin) == len(exit_.params)
 
 
+@pytest.mark.parametrize("name", sorted(layout.EXIT_COMPLETE))
+def test_exit_complete_syscalls_lose_nothing_without_their_enter(name: str) -> None:
+    ecode, xcode, ein, xin, _ = layout.CUSTOM_LAYOUTS[name]
+    assert set(ein) <= set(xin), "the enter event carries a parameter the exit lacks"
+    for code in (ecode, xcode):
+        info = event_table.event_info(code)
+        assert info is not None and not info.flags & event_table.EF_USES_FD
+
+
+def test_skipped_enters_are_not_in_the_specs() -> None:
+    specs = layout.build_specs({"openat", "close", "clone3"}, skip_enter={"openat", "clone3", "close"})
+    flags = {name: struct.unpack_from("<HHBBBBI", specs[layout.NATIVE_SYSCALLS[name]])[-1]
+             for name in ("openat", "close", "clone3")}
+    assert flags["openat"] == flags["clone3"] == layout.SPEC_EXIT
+    assert flags["close"] == layout.SPEC_ENTER | layout.SPEC_EXIT  # close's exit lacks the fd: kept
+
+
 def test_specs_pack_to_the_probe_struct_size() -> None:
     specs = layout.build_specs({"openat", "memfd_create", "procexit"})
     assert all(len(v) == layout.SPEC_SIZE == 76 for v in specs.values())

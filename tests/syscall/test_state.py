@@ -187,6 +187,26 @@ def test_open_enter_exit_and_relative_paths() -> None:
     assert z.fdinfo is None and -2 not in st.threads[100].fds
 
 
+def test_exit_only_events_stand_for_their_enter() -> None:
+    """Live, the probe leaves openat's enter in the kernel: a failed openat exit must not show the fd
+    an earlier call left in the thread, nor pair with an older enter event."""
+    for exit_only in (False, True):
+        st = make_state()
+        if exit_only:
+            st.set_exit_only({307})
+        st.process(ev(6, 100, 5, 100, ts=10))  # read > on fd 5 (/etc/passwd)
+        st.process(ev(7, 100, 10, b"root:x", ts=20))
+        x = ev(307, 100, -2, AT_FDCWD, b"/nope", 1, 0, 0, 0, ts=50)
+        st.process(x)
+        if exit_only:
+            assert x.fdinfo is None and x.thread.lastevent_fd == -1 and x.thread.latency == 0
+        else:  # libsinsp without the enter: the thread's last fd (what sysdig shows for a capture)
+            assert x.fdinfo is not None and x.fdinfo.name == "/etc/passwd"
+        ok = ev(307, 100, 9, AT_FDCWD, b"notes.txt", 1, 0, 0, 0, ts=60)
+        st.process(ok)
+        assert ok.fdinfo is not None and ok.fdinfo.name == "/home/u/notes.txt"
+
+
 def test_fd_on_enter_and_exit_and_deferred_close() -> None:
     st = make_state()
     r = ev(6, 100, 5, 100)

@@ -194,12 +194,14 @@ class Probe:
         ring_bytes: int = 8 << 20,
         wakeup_bytes: int = 1 << 20,
         exclude_self: bool = True,
+        skip_enter: Iterable[str] = (),
     ) -> None:
         self.obj_path = obj_path or default_object_path()
         self.ring_bytes = ring_bytes
         self.wakeup_bytes = wakeup_bytes
         self.exclude_self = exclude_self
         self.selected = set(layout.select_syscalls(None) if selected is None else selected)
+        self.skip_enter = set(skip_enter) & layout.EXIT_COMPLETE
         self._obj: int | None = None
         self._links: list[int] = []
         self._maps: dict[str, int] = {}
@@ -321,15 +323,17 @@ class Probe:
             self._update("flag_tables", struct.pack("<I", slot), blob)
         for key, val in layout.enum_table_entries().items():
             self._update("enum_tables", struct.pack("<Q", key), struct.pack("<I", val))
-        self.set_selection(self.selected)
+        self.set_selection(self.selected, self.skip_enter)
 
-    def set_selection(self, selected: Iterable[str]) -> None:
-        """Replace the syscall selection (the probe reads it on every syscall: takes effect at once)."""
-        specs = layout.build_specs(selected)
+    def set_selection(self, selected: Iterable[str], skip_enter: Iterable[str] = ()) -> None:
+        """Replace the syscall selection (the probe reads it on every syscall: takes effect at once);
+        the `layout.EXIT_COMPLETE` syscalls of ``skip_enter`` report their exit events only."""
+        specs = layout.build_specs(selected, skip_enter)
         empty = bytes(layout.SPEC_SIZE)
         for nr in range(layout.MAX_SYSCALLS):
             self._update("specs", struct.pack("<I", nr), specs.get(nr, empty))
         self.selected = set(selected)
+        self.skip_enter = set(skip_enter) & layout.EXIT_COMPLETE
 
     def _map_ring(self) -> None:
         L = _Lib.get().lib

@@ -774,7 +774,8 @@ class State:
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
         #: event code → its classification (see `_classify`)
-        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool]] = {}
+        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, bool]] = {}
+        self._exit_only: frozenset[int] = frozenset()
         self._enter_handlers: dict[str, Handler] = {
             "close": self._close_enter,
             "connect": self._connect_enter,
@@ -1146,10 +1147,17 @@ class State:
         return cid
 
     # --- per event -------------------------------------------------------------------------------
-    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool]:
+    def set_exit_only(self, exit_codes: Iterable[int]) -> None:
+        """Exit events whose enter events the source does not send (the live probe leaves them in
+        the kernel, `layout.EXIT_COMPLETE`): each such exit stands for its own enter, so it never
+        pairs with an older enter event or inherits the fd a previous call left in the thread."""
+        self._exit_only = frozenset(exit_codes)
+        self._codes.clear()
+
+    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, bool]:
         """Per event code, once: (kind, enter, store enter params, clone exit, procexit, handler,
         how to decode the ``fd`` first parameter alone — signed / unsigned / None: with the others —,
-        copy_file_range)."""
+        copy_file_range, exit without an enter event)."""
         name = info.name
         if info.flags & EF_SKIPPARSERESET:
             kind = _K_SKIP
@@ -1165,7 +1173,8 @@ class State:
         if info.params and (info.params[0].type in _SIGNED_TYPES or info.params[0].type in _UNSIGNED_TYPES):
             fd0 = info.params[0].type in _SIGNED_TYPES
         return (kind, enter, enter and name in _STORE_ENTER, not enter and name in _CLONE_NAMES,
-                name == "procexit", handler, fd0, name == "copy_file_range")
+                name == "procexit", handler, fd0, name == "copy_file_range",
+                not enter and info.code in self._exit_only)
 
     def process(self, evt: Any) -> None:
         """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
@@ -1184,7 +1193,7 @@ class State:
         cls = self._codes.get(code)
         if cls is None:
             cls = self._codes[code] = self._classify(info)
-        kind, enter, store, clone_exit, procexit, handler, fd0, cfr = cls
+        kind, enter, store, clone_exit, procexit, handler, fd0, cfr, noenter = cls
         flags = info.flags
         evt.fdinfo = None
         evt.extra = self
@@ -1253,6 +1262,12 @@ class State:
                     t.lastevent_fd = fd
                     evt.fdinfo = t.get_fd(fd)
         else:
+            if noenter:  # what its enter event would have done
+                t.lastevent_code = code - 1
+                t.lastevent_fd = -1
+                t.enter_evt = None
+                t.enter_ts = 0
+                t.latency = 0
             if t.enter_ts:
                 t.latency = ts - t.enter_ts
             valid = t.lastevent_valid = code == t.lastevent_code + 1 or (
