@@ -769,7 +769,38 @@ def decode_value(ptype: str, data: bytes, dyn_table: str | None = None) -> Any:
     return dec(bytes(data)) if data else None
 
 
-_CODE_DECODERS: dict[int, tuple[Any, ...]] = {}
+_CODE_DECODERS: dict[tuple[int, int], Any] = {}
+_INLINE_INT = {_signed: "True", _unsigned: "False"}
+
+
+def _make_decoder(info: EventInfo, n: int) -> Any:
+    """A function ``raw → params`` for ``n`` parameters of one event type, generated once.
+
+    The per-parameter loop of a generic decoder costs ~0.4 µs a parameter in CPython; the generated
+    straight-line code (integers decoded inline, no per-parameter call or branch on the type)
+    halves that on the live engine's hottest events (openat exits, 7 parameters). The values are
+    exactly those of the loop it replaces: BYTEBUF as bytes even when empty, other empty
+    parameters as None, parameters beyond the schema as bytes.
+    """
+    large = bool(info.flags & EF_LARGE_PAYLOAD)
+    decs = [_decoder(p.type, p.flags_table) for p in info.params[:n]]
+    decs += [None] * (n - len(decs))
+    env: dict[str, Any] = {"L": _lens_struct(n, large).unpack_from, "fb": int.from_bytes}
+    lines = ["def d(raw):", f"    {', '.join(f'l{i}' for i in range(n))}, = L(raw, 0)",
+             f"    o = {(4 if large else 2) * n}"]
+    for i, dec in enumerate(decs):
+        lines.append(f"    e = o + l{i}")
+        if dec is None:
+            lines.append(f"    p{i} = raw[o:e]")
+        elif dec in _INLINE_INT:
+            lines.append(f"    p{i} = fb(raw[o:e], 'little', signed={_INLINE_INT[dec]}) if l{i} else None")
+        else:
+            env[f"f{i}"] = dec
+            lines.append(f"    p{i} = f{i}(raw[o:e]) if l{i} else None")
+        lines.append("    o = e")
+    lines.append(f"    return [{', '.join(f'p{i}' for i in range(n))}]")
+    exec(compile("\n".join(lines), f"<decoder {info.name}{info.dir}/{n}>", "exec"), env)
+    return env["d"]
 
 
 def decode_params(evt: SyscallEvent) -> list[Any]:
@@ -777,32 +808,18 @@ def decode_params(evt: SyscallEvent) -> list[Any]:
     raw = evt.raw
     if raw is None:
         return []
-    info: EventInfo = evt.info
-    decs = _CODE_DECODERS.get(info.code)
-    if decs is None:
-        decs = _CODE_DECODERS[info.code] = tuple(_decoder(p.type, p.flags_table) for p in info.params)
     n = evt.nparams
     if not n:
         return []
-    large = info.flags & EF_LARGE_PAYLOAD
+    info: EventInfo = evt.info
+    key = (info.code, n)
+    dec = _CODE_DECODERS.get(key)
+    if dec is None:
+        dec = _CODE_DECODERS[key] = _make_decoder(info, n)
+    if not isinstance(raw, bytes):
+        raw = bytes(raw)
     try:
-        lens = _lens_struct(n, bool(large)).unpack_from(raw, 0)
-        if not isinstance(raw, bytes):
-            raw = bytes(raw)
-        out: list[Any] = []
-        off = (4 if large else 2) * n
-        if n > len(decs):  # more parameters than the schema knows: keep their bytes
-            decs = decs + (None,) * (n - len(decs))
-        for dec, ln in zip(decs, lens, strict=False):
-            end = off + ln
-            if dec is None:
-                out.append(raw[off:end])
-            elif ln:
-                out.append(dec(raw[off:end]))
-            else:
-                out.append(None)
-            off = end
-        return out
+        return dec(raw)  # type: ignore[no-any-return]
     except (struct.error, ValueError, IndexError) as exc:
         raise CaptureError(f"corrupt parameters in event #{evt.num} ({info.name}): {exc}") from None
 
