@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cgroup_cleanup import remove_cgroup_tree
 from rae.containers import cri_pb2 as pb
 from rae.containers.cri import CriClient, CriError
 
@@ -273,32 +274,7 @@ class PrivateContainerd:
         self.stop()
 
 
-def _own_cgroup(line_names: str) -> str:
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _hid, subs, path = line.split(":", 2)
-        names = subs.split(",") if subs else ["unified"]
-        if line_names in names or (line_names == "systemd" and "name=systemd" in names):
-            return path
-    return "/"
-
-
 def _remove_pod_cgroups(uids: list[str]) -> None:
     """rmdir ``kubepods/besteffort/pod<uid>`` leaf-first in every hierarchy, then empty parents."""
-    root = Path("/sys/fs/cgroup")
-    if not root.is_dir():
-        return
-    for h in sorted(os.listdir(root)):
-        base = root / h / _own_cgroup(h).lstrip("/")
-        for uid in uids:
-            top = base / CGROUP_PARENT / f"pod{uid}"
-            if top.is_dir():
-                for dirpath, _d, _f in sorted(os.walk(top), key=lambda w: -len(w[0])):
-                    with contextlib.suppress(OSError):
-                        os.rmdir(dirpath)
-        parent = base / CGROUP_PARENT
-        while parent != base and parent != parent.parent:
-            try:
-                parent.rmdir()  # only when empty: other tests' pods may live there
-            except OSError:
-                break
-            parent = parent.parent
+    for uid in uids:
+        remove_cgroup_tree(f"{CGROUP_PARENT}/pod{uid}")

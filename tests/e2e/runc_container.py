@@ -8,7 +8,6 @@ kills and deletes the container and removes its cgroup directories leaf-first, w
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -17,9 +16,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from cgroup_cleanup import remove_cgroup_tree
+
 APPLETS = ("sh", "ls", "cat", "sleep", "echo", "id", "mount", "find", "insmod", "lsmod", "touch", "cp", "rm",
            "true", "tty")
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def why_no_runc() -> str | None:
@@ -155,32 +155,6 @@ class RuncContainer:
         self.stop()
 
 
-def _own_cgroup(hierarchy: str) -> str:
-    """This process's cgroup path in a v1 hierarchy ("" for v2/unified), where runc puts relative paths."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _hid, subs, path = line.split(":", 2)
-        names = subs.split(",") if subs else ["unified"]
-        if hierarchy in names or (hierarchy == "systemd" and "name=systemd" in names):
-            return path
-    return "/"
-
-
 def remove_cgroups(relative: str) -> None:
     """rmdir the pod's cgroup directory tree leaf-first in every hierarchy, then the empty parents."""
-    if not CGROUP_ROOT.is_dir():
-        return
-    for h in sorted(os.listdir(CGROUP_ROOT)):
-        base = CGROUP_ROOT / h / _own_cgroup(h).lstrip("/")
-        top = base / relative
-        if not top.is_dir():
-            continue
-        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda w: -len(w[0])):
-            with contextlib.suppress(OSError):
-                os.rmdir(dirpath)
-        parent = top.parent
-        while parent != base and parent != parent.parent:
-            try:
-                os.rmdir(parent)  # only when empty: other pods (other tests) may live there
-            except OSError:
-                break
-            parent = parent.parent
+    remove_cgroup_tree(relative)
