@@ -40,8 +40,17 @@ from rae.rules.ast import (
     UnaryCheck,
     Value,
 )
+from rae.rules.evttypes import key_determined, key_holds, top_conjuncts
 
-__all__ = ["ANCESTOR_FIELDS", "CompileError", "Operand", "compile_condition", "resolve_operand"]
+__all__ = [
+    "ANCESTOR_FIELDS",
+    "CompileError",
+    "KeyedPredicate",
+    "Operand",
+    "compile_condition",
+    "keyed_predicate",
+    "resolve_operand",
+]
 
 #: Fields that, without an index, test every ancestor ("any ancestor matches").
 ANCESTOR_FIELDS = frozenset(
@@ -584,13 +593,67 @@ def _field_compare(op: str, left: CompiledOperand, right: CompiledOperand, pos: 
     return cmp
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedPredicate:
+    """What the syscall index needs of a condition: its top-level conjuncts that the event key
+    determines (`rae.rules.evttypes.key_determined`), and the condition without them.
+
+    ``rest`` is only valid for events on which every one of ``keyed`` holds: the ruleset calls
+    it only from the buckets of event keys for which `holds` is true. Dropping those conjuncts is
+    safe because ``evt.type`` and ``evt.dir`` always have a value for a syscall event (a missing
+    value would make a comparison false, Falco's semantics, and the conjunct could not be
+    dropped) and their extractors have no side effect and never raise.
+    """
+
+    keyed: tuple[Expr, ...]
+    rest: Callable[[Any], bool]
+
+    def holds(self, evtype: str, direction: str) -> bool:
+        return all(key_holds(c, evtype, direction) for c in self.keyed)
+
+
+def keyed_predicate(fn: Callable[[Any], bool]) -> KeyedPredicate | None:
+    """The `KeyedPredicate` compiled with ``fn`` by `compile_condition`, if any."""
+    kp = getattr(fn, "keyed", None)
+    return kp if isinstance(kp, KeyedPredicate) else None
+
+
+def _always(evt: Any) -> bool:
+    """A condition made only of conjuncts the event key decides."""
+    return True
+
+
 def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") -> Callable[[Any], bool]:
-    """Compile a macro-free tree into ``evt -> bool``; raises `CompileError`."""
+    """Compile a macro-free tree into ``evt -> bool``; raises `CompileError`.
+
+    For syscall conditions with top-level conjuncts on ``evt.type``/``evt.dir`` only, a second
+    function without them is compiled from the same generated checks (no constant bound twice)
+    and attached as ``fn.keyed`` (see `keyed_predicate`); ``fn`` itself is the whole condition.
+    """
     g = _Gen(cat, name)
-    body = g.expr(expr)
-    src = f"def _match(evt):\n    return {body}\n"
-    code = compile(src, f"<rule {name}>", "exec")
+    conj = top_conjuncts(expr) if cat.source == "syscall" else (expr,)
+    keyed = [key_determined(c) for c in conj]
+    if not any(keyed):
+        body = g.expr(expr)
+        src = f"def _match(evt):\n    return {body}\n"
+        rest_src = ""
+    else:
+        # the flattened chain is the same Python ``and`` chain, value and short-circuit alike
+        parts = [g.expr(c) for c in conj]
+        body = "(" + " and ".join(parts) + ")"
+        kept = [p for p, k in zip(parts, keyed, strict=True) if not k]
+        src = f"def _match(evt):\n    return {body}\n"
+        rest_src = f"def _rest(evt):\n    return ({' and '.join(kept)})\n" if kept else ""
+    code = compile(src + rest_src, f"<rule {name}>", "exec")
     exec(code, g.ns)
     fn: Callable[[Any], bool] = g.ns["_match"]
     fn.__doc__ = src
+    if any(keyed):
+        rest: Callable[[Any], bool] = _always
+        if rest_src:
+            rest = g.ns["_rest"]
+            rest.__doc__ = rest_src
+        fn.keyed = KeyedPredicate(  # type: ignore[attr-defined]
+            tuple(c for c, k in zip(conj, keyed, strict=True) if k), rest
+        )
     return fn

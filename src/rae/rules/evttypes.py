@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rae.rules.ast import And, BinaryCheck, Expr, FieldRef, Identifier, ListValue, Not, Or, UnaryCheck, Value
 
-__all__ = ["TypeSet", "event_types"]
+__all__ = ["KEY_FIELDS", "TypeSet", "event_types", "key_determined", "key_holds", "top_conjuncts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +99,70 @@ def event_types(e: Expr, negate: bool = False, field: str = "evt.type") -> TypeS
         case Identifier():
             return ALL
     raise TypeError(f"unknown node {type(e).__name__}")
+
+
+# -- conjuncts fixed by the index key (syscall source) ----------------------------------------
+#
+# A syscall event's index key is its event-table entry: it fixes ``evt.dir`` (the entry's
+# direction) and, except for generic ``syscall`` events (named after their syscall id), its
+# ``evt.type``. A top-level conjunct built only from checks of those two fields against
+# constants is therefore either true for every event of a key or false for all of them: the
+# ruleset evaluates it once per key, instead of once per event.
+
+#: the fields whose value the syscall index key determines
+KEY_FIELDS = ("evt.type", "evt.dir")
+_KEY_OPS = frozenset(("=", "==", "!=", "in", "intersects"))
+
+
+def top_conjuncts(e: Expr) -> tuple[Expr, ...]:
+    """The operands of the top-level ``and`` chain, nested ``and`` flattened (order kept)."""
+    if not isinstance(e, And):
+        return (e,)
+    out: list[Expr] = []
+    for c in e.children:
+        out.extend(top_conjuncts(c))
+    return tuple(out)
+
+
+def _key_leaf(e: Expr) -> bool:
+    return (
+        isinstance(e, BinaryCheck)
+        and isinstance(e.left, FieldRef)
+        and e.left.name in KEY_FIELDS
+        and e.left.arg is None
+        and e.op in _KEY_OPS
+        and isinstance(e.right, (Value, ListValue))
+    )
+
+
+def key_determined(e: Expr) -> bool:
+    """True when ``e`` (macros expanded) only compares ``evt.type``/``evt.dir`` with constants
+    (``=``, ``==``, ``!=``, ``in``, ``intersects``), combined by ``and``/``or``/``not``."""
+    match e:
+        case And(children) | Or(children):
+            return all(key_determined(c) for c in children)
+        case Not(child):
+            return key_determined(child)
+    return _key_leaf(e)
+
+
+def key_holds(e: Expr, evtype: str, direction: str) -> bool:
+    """The value of a `key_determined` expression for an event of type ``evtype`` and direction
+    ``direction``, with the compiled checks' semantics (both fields are always extractable for
+    syscall events, so no "missing value" case arises)."""
+    match e:
+        case And(children):
+            return all(key_holds(c, evtype, direction) for c in children)
+        case Or(children):
+            return any(key_holds(c, evtype, direction) for c in children)
+        case Not(child):
+            return not key_holds(child, evtype, direction)
+        case BinaryCheck(left=FieldRef(name=name), op=op, right=right) if _key_leaf(e):
+            v = evtype if name == "evt.type" else direction
+            vals = right.values if isinstance(right, ListValue) else (right.value,)  # type: ignore[union-attr]
+            if op in ("in", "intersects"):
+                return v in vals
+            if op == "!=":
+                return v != vals[0]
+            return v == vals[0]
+    raise TypeError(f"not determined by the event key: {type(e).__name__}")

@@ -5,6 +5,13 @@ contains the event's type, in load order (Falco's evttype index). ``rule_matchin
 stops at the first match; ``all`` returns every match. The index is built lazily per event-type
 name and bounded by the number of names seen, so rules matching "all but X" need no table of
 every type. A ruleset is immutable once built: reload builds a new one and swaps it in.
+
+Syscall events (`rae.syscall.events.SyscallEvent`) are indexed finer, by event code: a code's
+table entry fixes the event's direction and (but for generic ``syscall`` events) its type, so
+a rule whose top-level conjuncts pin ``evt.dir`` is a candidate only for codes of that
+direction, and the conjuncts on ``evt.type``/``evt.dir`` the code decides are not evaluated
+per event (`rae.rules.compiler.KeyedPredicate`). The result is the same rules in the same order
+as evaluating every enabled rule's whole condition; other events use the name index.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import Any
 
 from rae.alerts import Alert
 from rae.priority import Priority
+from rae.rules.compiler import keyed_predicate
 from rae.rules.errors import LoadResult
 from rae.rules.evttypes import TypeSet
 from rae.rules.formatter import OutputFormat
@@ -57,18 +65,78 @@ class CompiledRule:
         )
 
 
+Pairs = tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]
+
+#: bound on the lazily built buckets (event-type names, codes, generic-event names)
+_MAX_BUCKETS = 4096
+
+
 @dataclass(slots=True)
 class _SourceIndex:
     rules: tuple[CompiledRule, ...]
+    #: the event class indexed by code (`SyscallEvent` for the syscall source), else None
+    event_class: type | None = None
     by_type: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    by_type_pairs: dict[str, Pairs] = field(default_factory=dict)
+    #: code → (the EventInfo it was built for, its pairs — or, for generic events, name → pairs)
+    by_code: dict[int, tuple[Any, Pairs | dict[str, Pairs]]] = field(default_factory=dict)
 
     def for_type(self, evtype: str) -> tuple[CompiledRule, ...]:
         got = self.by_type.get(evtype)
         if got is None:
             got = tuple(r for r in self.rules if r.evttypes.contains(evtype))
-            if len(self.by_type) < 4096:
+            if len(self.by_type) < _MAX_BUCKETS:
                 self.by_type[evtype] = got
         return got
+
+    def type_pairs(self, evtype: str) -> Pairs:
+        """The name index: candidates with their whole conditions."""
+        got = self.by_type_pairs.get(evtype)
+        if got is None:
+            got = tuple((r, r.match) for r in self.for_type(evtype))
+            if len(self.by_type_pairs) < _MAX_BUCKETS:
+                self.by_type_pairs[evtype] = got
+        return got
+
+    def key_pairs(self, evtype: str, direction: str) -> Pairs:
+        """Candidates for events of this type and direction, each with the condition left once
+        the conjuncts the key decides are dropped (rules whose keyed conjuncts fail are out)."""
+        out: list[tuple[CompiledRule, Callable[[Any], bool]]] = []
+        for r in self.rules:
+            if not r.evttypes.contains(evtype):
+                continue
+            kp = keyed_predicate(r.match)
+            if kp is None:
+                out.append((r, r.match))
+            elif kp.holds(evtype, direction):
+                out.append((r, kp.rest))
+        return tuple(out)
+
+    def code_entry(self, evt: Any) -> tuple[Any, Pairs | dict[str, Pairs]]:
+        info = evt.info
+        entry: tuple[Any, Pairs | dict[str, Pairs]]
+        if info.name == "syscall":  # generic: the type comes from the syscall id, per event
+            entry = (info, {})
+        else:
+            entry = (info, self.key_pairs(info.name, info.dir))
+        if evt.code not in self.by_code and len(self.by_code) < _MAX_BUCKETS:
+            self.by_code[evt.code] = entry
+        return entry
+
+    def generic_pairs(self, names: dict[str, Pairs], evtype: str, direction: str) -> Pairs:
+        got = self.key_pairs(evtype, direction)
+        if len(names) < _MAX_BUCKETS:
+            names[evtype] = got
+        return got
+
+
+def _code_indexed_class(source: str) -> type | None:
+    if source != "syscall":
+        return None
+    # loading syscall rules built the syscall field catalog, which imported this module already
+    from rae.syscall.events import SyscallEvent
+
+    return SyscallEvent
 
 
 class Ruleset:
@@ -101,7 +169,7 @@ class Ruleset:
         for r in self.rules:
             if r.enabled:
                 by_source.setdefault(r.source, []).append(r)
-        self._index = {s: _SourceIndex(tuple(rs)) for s, rs in by_source.items()}
+        self._index = {s: _SourceIndex(tuple(rs), _code_indexed_class(s)) for s, rs in by_source.items()}
 
     @property
     def warnings(self) -> list[Any]:
@@ -122,30 +190,65 @@ class Ruleset:
             out = out.union(r.evttypes)
         return out
 
-    def candidates(self, source: str, evtype: str) -> tuple[CompiledRule, ...]:
+    def candidates(self, source: str, evtype: str, direction: str | None = None) -> tuple[CompiledRule, ...]:
+        """The rules evaluated for events of type ``evtype``; with ``direction`` (syscall source),
+        those of the code index for events of that type and direction."""
         idx = self._index.get(source)
-        return idx.for_type(evtype) if idx is not None else ()
+        if idx is None:
+            return ()
+        if direction is None or idx.event_class is None:
+            return idx.for_type(evtype)
+        return tuple(r for r, _ in idx.key_pairs(evtype, direction))
 
     def match(self, evt: Any, source: str) -> list[CompiledRule]:
         """The rules that match ``evt`` (at most one with ``rule_matching: first``)."""
         idx = self._index.get(source)
         if idx is None:
             return []
-        rules = idx.by_type.get(evt.evtype)
-        if rules is None:
-            rules = idx.for_type(evt.evtype)
+        if evt.__class__ is idx.event_class:
+            entry = idx.by_code.get(evt.code)
+            if entry is None or entry[0] is not evt.info:
+                entry = idx.code_entry(evt)
+            pairs = entry[1]
+            if pairs.__class__ is dict:
+                names: dict[str, Pairs] = pairs  # type: ignore[assignment]
+                evtype = evt.evtype
+                pairs = names.get(evtype)
+                if pairs is None:
+                    pairs = idx.generic_pairs(names, evtype, evt.info.dir)
+        else:
+            evtype = evt.evtype
+            pairs = idx.by_type_pairs.get(evtype)
+            if pairs is None:
+                pairs = idx.type_pairs(evtype)
+        return self._run(pairs, evt)  # type: ignore[arg-type]
+
+    def match_by_type(self, evt: Any, source: str) -> list[CompiledRule]:
+        """`match` through the event-type name index only, every candidate's whole condition
+        evaluated (what `match` does for events that are not syscall events; kept to compare
+        against, see bench/rules)."""
+        idx = self._index.get(source)
+        if idx is None:
+            return []
+        evtype = evt.evtype
+        pairs = idx.by_type_pairs.get(evtype)
+        if pairs is None:
+            pairs = idx.type_pairs(evtype)
+        return self._run(pairs, evt)
+
+    def _run(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
         if not self.match_all:
-            for r in rules:
+            for r, pred in pairs:
                 try:
-                    if r.match(evt):
+                    if pred(evt):
                         return [r]
                 except Exception as exc:  # an extractor bug must not stop the engine
                     self._eval_error(r, exc)
             return []
         out: list[CompiledRule] = []
-        for r in rules:
+        for r, pred in pairs:
             try:
-                if r.match(evt):
+                if pred(evt):
                     out.append(r)
             except Exception as exc:
                 self._eval_error(r, exc)
