@@ -142,7 +142,11 @@ def test_top_level_or_is_not_elided() -> None:
         )
     )
     either, mixed = rs.rules
-    assert keyed_predicate(either.match) is None
+    kp = keyed_predicate(either.match)
+    assert kp is not None and kp.keyed == () and kp.rest is None
+    # folded per key: true for open events whatever the rest, the other branch for close events
+    assert kp.for_key("open", ">")(ev("open", ">", num=8)) is True  # type: ignore[misc]
+    assert kp.for_key("close", "<") not in (None, either.match)
     kp = keyed_predicate(mixed.match)
     assert kp is not None and len(kp.keyed) == 1  # only evt.dir = <
     assert names(rs.match(ev("close", "<", num=7), "syscall")) == ["either", "mixed"]
@@ -150,6 +154,33 @@ def test_top_level_or_is_not_elided() -> None:
     assert names(rs.match(ev("close", "<", num=8), "syscall")) == []
     assert names(rs.match(ev("open", ">", num=8), "syscall")) == ["either"]
     assert names(rs.match(ev("open", "<", num=8), "syscall")) == ["either", "mixed"]
+
+
+def test_direction_inside_every_branch_of_an_or() -> None:
+    """The built-in open-family rules pin the direction in each branch of an ``or`` (open
+    family, creat, rename…), not at the top: the rule is still no candidate for enter events,
+    and exit events evaluate the branch of their type only."""
+    rs = load(
+        rules(
+            r="((evt.type in (open, openat) and evt.dir = < and evt.num > 2) or "
+            "(evt.type = creat and evt.dir = < and evt.num > 5)) and evt.num < 100",
+            other="evt.type = close",
+        )
+    )
+    rule = rs.rules[0]
+    kp = keyed_predicate(rule.match)
+    assert kp is not None and kp.keyed == ()
+    for t in ("open", "openat", "creat"):
+        assert names(rs.candidates("syscall", t, ">")) == []
+        assert names(rs.candidates("syscall", t, "<")) == ["r"]
+    assert names(rs.candidates("syscall", "close", "<")) == ["other"]
+    open_x, openat_x, creat_x = (kp.for_key(t, "<") for t in ("open", "openat", "creat"))
+    assert open_x is openat_x and open_x is not creat_x  # one residual per distinct folding
+    assert open_x is not None and creat_x is not None
+    assert open_x(ev("creat", ">", num=3)) is True  # the creat branch is gone from it
+    assert creat_x(ev("open", ">", num=3)) is False
+    for evt in (ev(t, d, n) for t in ("open", "openat", "creat", "close") for d in "<>" for n in (1, 3, 6, 200)):
+        assert names(rs.match(evt, "syscall")) == reference(rs, evt), (evt.evtype, evt.dir, evt.num)
 
 
 def test_negated_type_tests() -> None:
@@ -237,7 +268,6 @@ def test_events_without_code_use_the_name_index() -> None:
     code = code_of("open", ">")
     sub = Sub(1, 1, 1, 0, code, EVENTS[code], [])
     assert names(rs.match(sub, "syscall")) == ["enter_quoted", "not_exit", "no_dir"]
-    assert rs.match_by_type(ev("open", ">"), "syscall") == rs.match(ev("open", ">"), "syscall")
 
 
 def test_an_event_whose_info_is_not_its_codes_entry() -> None:
@@ -272,3 +302,37 @@ def test_audit_rules_are_not_code_indexed() -> None:
     (rule,) = rs.rules
     assert keyed_predicate(rule.match) is None
     assert names(rs.candidates("k8s_audit", "get", "<")) == ["get"]
+
+
+@pytest.mark.parametrize(
+    ("cond", "key", "want"),
+    [
+        ("evt.type = open and evt.dir = <", ("open", "<"), True),
+        ("evt.type = open and evt.dir = <", ("open", ">"), False),
+        ("evt.type = open and proc.name = x", ("open", ">"), "proc.name = x"),
+        ("evt.type = open and proc.name = x", ("close", ">"), False),
+        ("evt.type = open or proc.name = x", ("open", ">"), True),
+        ("evt.type = open or proc.name = x", ("close", ">"), "proc.name = x"),
+        ("not (evt.dir = < and proc.name = x)", (">", ">"), True),
+        ("not (evt.dir = < and proc.name = x)", ("open", "<"), "not proc.name = x"),
+        ("(evt.dir = < and a.b = 1) or (evt.dir = > and c.d = 2) or e.f = 3", ("x", ">"), "(c.d = 2 or e.f = 3)"),
+        ("evt.type != open and evt.type in (open, close)", ("close", "<"), True),
+        ("evt.type intersects (open) and evt.dir in (<, >)", ("open", ">"), True),
+        ("evt.type[1] = open and evt.dir.x = <", ("open", "<"), "(evt.type[1] = open and evt.dir.x = <)"),
+        ("evt.type startswith op and evt.dir exists", ("open", "<"), "(evt.type startswith op and evt.dir exists)"),
+        ("proc.name = x", ("open", "<"), "proc.name = x"),
+    ],
+)
+def test_fold_key(cond: str, key: tuple[str, str], want: bool | str) -> None:
+    from rae.rules.ast import to_text
+    from rae.rules.evttypes import fold_key
+    from rae.rules.parser import parse_condition
+
+    tree = parse_condition(cond)
+    got = fold_key(tree, *key)
+    if isinstance(want, bool):
+        assert got is want
+    else:
+        assert not isinstance(got, bool) and to_text(got) == want
+    if got is not True and got is not False and to_text(got) == to_text(tree):
+        assert got is tree  # nothing folded: the same tree, so the whole predicate is reused

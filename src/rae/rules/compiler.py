@@ -21,7 +21,7 @@ import ipaddress
 import os.path
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rae.fields import FieldCatalog, Kind, ResolvedField, UnknownFieldError
@@ -40,7 +40,7 @@ from rae.rules.ast import (
     UnaryCheck,
     Value,
 )
-from rae.rules.evttypes import key_determined, key_holds, top_conjuncts
+from rae.rules.evttypes import fold_key, has_key_leaf, key_determined, key_holds, top_conjuncts
 
 __all__ = [
     "ANCESTOR_FIELDS",
@@ -593,23 +593,66 @@ def _field_compare(op: str, left: CompiledOperand, right: CompiledOperand, pos: 
     return cmp
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class KeyedPredicate:
-    """What the syscall index needs of a condition: its top-level conjuncts that the event key
-    determines (`rae.rules.evttypes.key_determined`), and the condition without them.
+    """A syscall condition specialised per index key (event type and direction), for the ruleset.
 
-    ``rest`` is only valid for events on which every one of ``keyed`` holds: the ruleset calls
-    it only from the buckets of event keys for which `holds` is true. Dropping those conjuncts is
-    safe because ``evt.type`` and ``evt.dir`` always have a value for a syscall event (a missing
-    value would make a comparison false, Falco's semantics, and the conjunct could not be
-    dropped) and their extractors have no side effect and never raise.
+    An event's table entry fixes ``evt.dir`` and (but for generic events, whose bucket is keyed
+    by name too) ``evt.type``, so in the bucket of one key every ``evt.type``/``evt.dir`` check
+    against constants has a known value. `for_key` folds them in: ``None`` when the condition
+    cannot be true for the key (the rule is not a candidate), else the predicate to call — the
+    whole condition when nothing folds, ``rest`` when only top-level conjuncts fold (compiled
+    with the whole condition, sharing its constants), else the residual condition compiled on
+    first use and cached per residual (open, openat and openat2 exits share one).
+
+    Dropping those checks is exact because ``evt.type`` and ``evt.dir`` always have a value for a
+    syscall event (a missing value would make every comparison false, Falco's semantics, and
+    they could not be folded) and their extractors have no side effect and never raise. What
+    changes is only what is not evaluated: as with the event-type index, a rule left out of a
+    bucket, or a branch folded away, is not evaluated and so cannot count an evaluation error.
     """
 
-    keyed: tuple[Expr, ...]
-    rest: Callable[[Any], bool]
+    tree: Expr = field(repr=False)
+    cat: FieldCatalog = field(repr=False)
+    name: str
+    whole: Callable[[Any], bool] = field(repr=False)
+    #: the flattened top-level conjuncts, and which of them `key_determined` decides
+    conjuncts: tuple[Expr, ...]
+    is_keyed: tuple[bool, ...]
+    #: the condition without its keyed top-level conjuncts (None when it has none)
+    rest: Callable[[Any], bool] | None
+    _residuals: dict[Expr, Callable[[Any], bool]] = field(default_factory=dict, repr=False)
+
+    @property
+    def keyed(self) -> tuple[Expr, ...]:
+        """The top-level conjuncts decided by the key."""
+        return tuple(c for c, k in zip(self.conjuncts, self.is_keyed, strict=True) if k)
 
     def holds(self, evtype: str, direction: str) -> bool:
+        """Whether every keyed top-level conjunct is true for this key."""
         return all(key_holds(c, evtype, direction) for c in self.keyed)
+
+    def for_key(self, evtype: str, direction: str) -> Callable[[Any], bool] | None:
+        parts: list[Expr] = []
+        changed = False
+        for c, k in zip(self.conjuncts, self.is_keyed, strict=True):
+            f = fold_key(c, evtype, direction)
+            if f is False:
+                return None
+            if f is True:
+                changed = changed or not k
+                continue
+            changed = changed or f is not c
+            parts.append(f)
+        if not parts:
+            return _always
+        if not changed:
+            return self.rest if self.rest is not None else self.whole
+        residual = parts[0] if len(parts) == 1 else And(tuple(parts))
+        fn = self._residuals.get(residual)
+        if fn is None:
+            fn = self._residuals[residual] = _compile(residual, self.cat, self.name, ())
+        return fn
 
 
 def keyed_predicate(fn: Callable[[Any], bool]) -> KeyedPredicate | None:
@@ -619,41 +662,47 @@ def keyed_predicate(fn: Callable[[Any], bool]) -> KeyedPredicate | None:
 
 
 def _always(evt: Any) -> bool:
-    """A condition made only of conjuncts the event key decides."""
+    """A condition the event key decides to be true."""
     return True
+
+
+def _compile(expr: Expr, cat: FieldCatalog, name: str, drop: tuple[bool, ...]) -> Callable[[Any], bool]:
+    """``expr`` as ``_match(evt)``; with ``drop`` (one flag per top-level conjunct), ``_match.rest``
+    is the function of the conjuncts not dropped, from the same generated checks."""
+    g = _Gen(cat, name)
+    if not any(drop):
+        src = f"def _match(evt):\n    return {g.expr(expr)}\n"
+        rest_src = ""
+    else:
+        # the flattened chain is the same Python ``and`` chain, value and short-circuit alike
+        parts = [g.expr(c) for c in top_conjuncts(expr)]
+        kept = [p for p, d in zip(parts, drop, strict=True) if not d]
+        src = f"def _match(evt):\n    return ({' and '.join(parts)})\n"
+        rest_src = f"def _rest(evt):\n    return ({' and '.join(kept)})\n" if kept else ""
+    exec(compile(src + rest_src, f"<rule {name}>", "exec"), g.ns)
+    fn: Callable[[Any], bool] = g.ns["_match"]
+    fn.__doc__ = src
+    if any(drop):
+        rest: Callable[[Any], bool] = _always
+        if rest_src:
+            rest = g.ns["_rest"]
+            rest.__doc__ = rest_src
+        fn.rest = rest  # type: ignore[attr-defined]
+    return fn
 
 
 def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") -> Callable[[Any], bool]:
     """Compile a macro-free tree into ``evt -> bool``; raises `CompileError`.
 
-    For syscall conditions with top-level conjuncts on ``evt.type``/``evt.dir`` only, a second
-    function without them is compiled from the same generated checks (no constant bound twice)
-    and attached as ``fn.keyed`` (see `keyed_predicate`); ``fn`` itself is the whole condition.
+    Syscall conditions that check ``evt.type``/``evt.dir`` get a `KeyedPredicate` attached as
+    ``fn.keyed`` (see `keyed_predicate`); ``fn`` itself is always the whole condition.
     """
-    g = _Gen(cat, name)
-    conj = top_conjuncts(expr) if cat.source == "syscall" else (expr,)
-    keyed = [key_determined(c) for c in conj]
-    if not any(keyed):
-        body = g.expr(expr)
-        src = f"def _match(evt):\n    return {body}\n"
-        rest_src = ""
-    else:
-        # the flattened chain is the same Python ``and`` chain, value and short-circuit alike
-        parts = [g.expr(c) for c in conj]
-        body = "(" + " and ".join(parts) + ")"
-        kept = [p for p, k in zip(parts, keyed, strict=True) if not k]
-        src = f"def _match(evt):\n    return {body}\n"
-        rest_src = f"def _rest(evt):\n    return ({' and '.join(kept)})\n" if kept else ""
-    code = compile(src + rest_src, f"<rule {name}>", "exec")
-    exec(code, g.ns)
-    fn: Callable[[Any], bool] = g.ns["_match"]
-    fn.__doc__ = src
-    if any(keyed):
-        rest: Callable[[Any], bool] = _always
-        if rest_src:
-            rest = g.ns["_rest"]
-            rest.__doc__ = rest_src
-        fn.keyed = KeyedPredicate(  # type: ignore[attr-defined]
-            tuple(c for c, k in zip(conj, keyed, strict=True) if k), rest
-        )
+    if cat.source != "syscall" or not has_key_leaf(expr):
+        return _compile(expr, cat, name, ())
+    conj = top_conjuncts(expr)
+    keyed = tuple(key_determined(c) for c in conj)
+    fn = _compile(expr, cat, name, keyed)
+    fn.keyed = KeyedPredicate(  # type: ignore[attr-defined]
+        expr, cat, name, fn, conj, keyed, getattr(fn, "rest", None)
+    )
     return fn

@@ -5,6 +5,10 @@
 but them, and any other leaf — negated or not — every type. Sets are kept as finite sets or
 complements of finite sets, so no table of all event types is needed: a rule matching a
 complement is a "matches too many evt.type values" rule.
+
+For the syscall code index, `fold_key` evaluates the ``evt.type``/``evt.dir`` checks of a
+condition for one event type and direction and simplifies what is left (`key_determined`,
+`key_holds`, `top_conjuncts` are its parts).
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ from dataclasses import dataclass
 
 from rae.rules.ast import And, BinaryCheck, Expr, FieldRef, Identifier, ListValue, Not, Or, UnaryCheck, Value
 
-__all__ = ["KEY_FIELDS", "TypeSet", "event_types", "key_determined", "key_holds", "top_conjuncts"]
+__all__ = [
+    "KEY_FIELDS",
+    "TypeSet",
+    "event_types",
+    "fold_key",
+    "has_key_leaf",
+    "key_determined",
+    "key_holds",
+    "top_conjuncts",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,3 +179,49 @@ def key_holds(e: Expr, evtype: str, direction: str) -> bool:
                 return v != vals[0]
             return v == vals[0]
     raise TypeError(f"not determined by the event key: {type(e).__name__}")
+
+
+def has_key_leaf(e: Expr) -> bool:
+    """Whether any check of ``e`` is one `key_determined` can decide."""
+    match e:
+        case And(children) | Or(children):
+            return any(has_key_leaf(c) for c in children)
+        case Not(child):
+            return has_key_leaf(child)
+    return _key_leaf(e)
+
+
+def fold_key(e: Expr, evtype: str, direction: str) -> Expr | bool:
+    """``e`` for events of this type and direction: its ``evt.type``/``evt.dir`` checks replaced
+    by their values and ``and``/``or``/``not`` simplified — ``True``/``False`` when that decides
+    it, else the residual tree (``e`` itself, the same object, when nothing changed). The
+    residual is true of exactly the events of that key for which ``e`` is true."""
+    match e:
+        case And(children) | Or(children):
+            is_and = isinstance(e, And)
+            out: list[Expr] = []
+            changed = False
+            for c in children:
+                f = fold_key(c, evtype, direction)
+                if f is True or f is False:
+                    if f is not is_and:  # False in an and, True in an or: decided
+                        return f
+                    changed = True  # True in an and, False in an or: drop it
+                    continue
+                changed = changed or f is not c
+                out.append(f)
+            if not out:
+                return is_and
+            if not changed:
+                return e
+            if len(out) == 1:
+                return out[0]
+            return And(tuple(out), e.pos) if is_and else Or(tuple(out), e.pos)
+        case Not(child):
+            f = fold_key(child, evtype, direction)
+            if f is True or f is False:
+                return not f
+            return e if f is child else Not(f, e.pos)
+    if _key_leaf(e):
+        return key_holds(e, evtype, direction)
+    return e

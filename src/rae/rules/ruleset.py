@@ -7,11 +7,14 @@ name and bounded by the number of names seen, so rules matching "all but X" need
 every type. A ruleset is immutable once built: reload builds a new one and swaps it in.
 
 Syscall events (`rae.syscall.events.SyscallEvent`) are indexed finer, by event code: a code's
-table entry fixes the event's direction and (but for generic ``syscall`` events) its type, so
-a rule whose top-level conjuncts pin ``evt.dir`` is a candidate only for codes of that
-direction, and the conjuncts on ``evt.type``/``evt.dir`` the code decides are not evaluated
-per event (`rae.rules.compiler.KeyedPredicate`). The result is the same rules in the same order
-as evaluating every enabled rule's whole condition; other events use the name index.
+table entry fixes the event's direction and (but for generic ``syscall`` events, which are
+bucketed by name within their code) its type, so every ``evt.type``/``evt.dir`` check of a
+condition has a known value in a code's bucket. A rule is a candidate there only if its
+condition, with those values folded in, can still be true (rules pinned to exit events are not
+evaluated on enter events, whether the pin is a top-level conjunct or in every branch of an
+``or``), and it is called with what remains (`rae.rules.compiler.KeyedPredicate`). The result
+is the same rules in the same order as evaluating every enabled rule's whole condition; other
+events (no ``SyscallEvent``, other sources) use the name index.
 """
 
 from __future__ import annotations
@@ -108,8 +111,10 @@ class _SourceIndex:
             kp = keyed_predicate(r.match)
             if kp is None:
                 out.append((r, r.match))
-            elif kp.holds(evtype, direction):
-                out.append((r, kp.rest))
+                continue
+            pred = kp.for_key(evtype, direction)
+            if pred is not None:
+                out.append((r, pred))
         return tuple(out)
 
     def code_entry(self, evt: Any) -> tuple[Any, Pairs | dict[str, Pairs]]:
@@ -221,20 +226,7 @@ class Ruleset:
             pairs = idx.by_type_pairs.get(evtype)
             if pairs is None:
                 pairs = idx.type_pairs(evtype)
-        return self._run(pairs, evt)  # type: ignore[arg-type]
-
-    def match_by_type(self, evt: Any, source: str) -> list[CompiledRule]:
-        """`match` through the event-type name index only, every candidate's whole condition
-        evaluated (what `match` does for events that are not syscall events; kept to compare
-        against, see bench/rules)."""
-        idx = self._index.get(source)
-        if idx is None:
-            return []
-        evtype = evt.evtype
-        pairs = idx.by_type_pairs.get(evtype)
-        if pairs is None:
-            pairs = idx.type_pairs(evtype)
-        return self._run(pairs, evt)
+        return self._run(pairs, evt) if pairs else []  # type: ignore[arg-type]
 
     def _run(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
         if not self.match_all:
