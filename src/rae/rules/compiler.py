@@ -601,9 +601,10 @@ class KeyedPredicate:
     by name too) ``evt.type``, so in the bucket of one key every ``evt.type``/``evt.dir`` check
     against constants has a known value. `for_key` folds them in: ``None`` when the condition
     cannot be true for the key (the rule is not a candidate), else the predicate to call — the
-    whole condition when nothing folds, ``rest`` when only top-level conjuncts fold (compiled
-    with the whole condition, sharing its constants), else the residual condition compiled on
-    first use and cached per residual (open, openat and openat2 exits share one).
+    whole condition when nothing folds, `rest` when only top-level conjuncts fold (generated with
+    the whole condition, so it shares its constants; compiled on first use), else the residual
+    condition compiled on first use and cached per residual (open, openat and openat2 exits
+    share one). Nothing is compiled for keys never seen, so loading costs what it did.
 
     Dropping those checks is exact because ``evt.type`` and ``evt.dir`` always have a value for a
     syscall event (a missing value would make every comparison false, Falco's semantics, and
@@ -619,9 +620,24 @@ class KeyedPredicate:
     #: the flattened top-level conjuncts, and which of them `key_determined` decides
     conjuncts: tuple[Expr, ...]
     is_keyed: tuple[bool, ...]
-    #: the condition without its keyed top-level conjuncts (None when it has none)
-    rest: Callable[[Any], bool] | None
+    #: source of the condition without its keyed top-level conjuncts ("" when nothing is left;
+    #: None when it has none), run in the namespace of ``whole`` on first use
+    rest_src: str | None = field(repr=False)
+    _rest: Callable[[Any], bool] | None = field(default=None, repr=False)
     _residuals: dict[Expr, Callable[[Any], bool]] = field(default_factory=dict, repr=False)
+
+    @property
+    def rest(self) -> Callable[[Any], bool] | None:
+        """The condition without its keyed top-level conjuncts (None when it has none)."""
+        if self._rest is None and self.rest_src is not None:
+            if not self.rest_src:
+                self._rest = _always
+            else:
+                ns = self.whole.__globals__  # the constants and extractors the checks refer to
+                exec(compile(self.rest_src, f"<rule {self.name} (rest)>", "exec"), ns)
+                self._rest = ns.pop("_rest")
+                self._rest.__doc__ = self.rest_src
+        return self._rest
 
     @property
     def keyed(self) -> tuple[Expr, ...]:
@@ -647,11 +663,12 @@ class KeyedPredicate:
         if not parts:
             return _always
         if not changed:
-            return self.rest if self.rest is not None else self.whole
+            rest = self.rest
+            return rest if rest is not None else self.whole
         residual = parts[0] if len(parts) == 1 else And(tuple(parts))
         fn = self._residuals.get(residual)
         if fn is None:
-            fn = self._residuals[residual] = _compile(residual, self.cat, self.name, ())
+            fn = self._residuals[residual] = _compile(residual, self.cat, self.name, ())[0]
         return fn
 
 
@@ -666,29 +683,25 @@ def _always(evt: Any) -> bool:
     return True
 
 
-def _compile(expr: Expr, cat: FieldCatalog, name: str, drop: tuple[bool, ...]) -> Callable[[Any], bool]:
-    """``expr`` as ``_match(evt)``; with ``drop`` (one flag per top-level conjunct), ``_match.rest``
-    is the function of the conjuncts not dropped, from the same generated checks."""
+def _compile(
+    expr: Expr, cat: FieldCatalog, name: str, drop: tuple[bool, ...]
+) -> tuple[Callable[[Any], bool], str | None]:
+    """``expr`` as ``_match(evt)``; with ``drop`` (one flag per top-level conjunct), also the source
+    of ``_rest(evt)``, the conjuncts not dropped, over the same generated checks (None without)."""
     g = _Gen(cat, name)
+    rest_src: str | None = None
     if not any(drop):
         src = f"def _match(evt):\n    return {g.expr(expr)}\n"
-        rest_src = ""
     else:
         # the flattened chain is the same Python ``and`` chain, value and short-circuit alike
         parts = [g.expr(c) for c in top_conjuncts(expr)]
         kept = [p for p, d in zip(parts, drop, strict=True) if not d]
         src = f"def _match(evt):\n    return ({' and '.join(parts)})\n"
         rest_src = f"def _rest(evt):\n    return ({' and '.join(kept)})\n" if kept else ""
-    exec(compile(src + rest_src, f"<rule {name}>", "exec"), g.ns)
+    exec(compile(src, f"<rule {name}>", "exec"), g.ns)
     fn: Callable[[Any], bool] = g.ns["_match"]
     fn.__doc__ = src
-    if any(drop):
-        rest: Callable[[Any], bool] = _always
-        if rest_src:
-            rest = g.ns["_rest"]
-            rest.__doc__ = rest_src
-        fn.rest = rest  # type: ignore[attr-defined]
-    return fn
+    return fn, rest_src
 
 
 def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") -> Callable[[Any], bool]:
@@ -698,11 +711,9 @@ def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") ->
     ``fn.keyed`` (see `keyed_predicate`); ``fn`` itself is always the whole condition.
     """
     if cat.source != "syscall" or not has_key_leaf(expr):
-        return _compile(expr, cat, name, ())
+        return _compile(expr, cat, name, ())[0]
     conj = top_conjuncts(expr)
     keyed = tuple(key_determined(c) for c in conj)
-    fn = _compile(expr, cat, name, keyed)
-    fn.keyed = KeyedPredicate(  # type: ignore[attr-defined]
-        expr, cat, name, fn, conj, keyed, getattr(fn, "rest", None)
-    )
+    fn, rest_src = _compile(expr, cat, name, keyed)
+    fn.keyed = KeyedPredicate(expr, cat, name, fn, conj, keyed, rest_src)  # type: ignore[attr-defined]
     return fn
