@@ -55,6 +55,7 @@ __all__ = [
     "RunArgs",
     "SourcePlan",
     "alert_hostname",
+    "exit_only_syscalls",
     "load_options",
     "plan_sources",
     "rules_entries",
@@ -90,6 +91,14 @@ def syscall_selection(ruleset: Ruleset, cfg: Config) -> set[str]:
     bs = cfg.base_syscalls
     return select_syscalls(None if types.negated else types.names, custom_set=bs.custom_set,
                            repair=bs.repair, all_syscalls=bs.all)
+
+
+def exit_only_syscalls(ruleset: Ruleset, selection: set[str]) -> set[str]:
+    """The selected `layout.EXIT_COMPLETE` syscalls whose enter events no enabled rule can match:
+    the probe leaves those enter events in the kernel (docs/ebpf.md, *Exit-only events*)."""
+    from rae.syscall.probe.layout import EXIT_COMPLETE, event_name_of
+
+    return {sc for sc in selection & EXIT_COMPLETE if not ruleset.candidates("syscall", event_name_of(sc), ">")}
 
 
 @dataclass(frozen=True)
@@ -385,6 +394,9 @@ class Engine:
         self._state: Any = None
         self._containers: Any = None  # rae.containers.metadata.ContainerMetadata (live CRI metadata)
         self._selection: set[str] = set()
+        self._skip_enter: set[str] = set()
+        #: exit codes the state engine must treat as exit-only once the ring holds no older event
+        self._exit_only_next: frozenset[int] | None = None
         self._webhook: Any = None  # rae.k8s_audit.webhook.AuditWebhook
         self._webserver: Any = None
         self._threads: list[threading.Thread] = []
@@ -419,6 +431,7 @@ class Engine:
         self.cfg, self.ruleset, self.plan, self.rules_files = cfg, ruleset, plan, files
         self._iso8601 = cfg.time_format_iso_8601
         self._selection = syscall_selection(ruleset, cfg) if plan.syscall else set()
+        self._skip_enter = exit_only_syscalls(ruleset, self._selection)
 
     def describe(self) -> list[str]:
         """What would run (``--dry-run``), one ``key: value`` line each."""
@@ -436,7 +449,8 @@ class Engine:
         ]
         if plan.syscall:
             lines.append(f"syscall: engine {cfg.engine.kind}, ring buffer {plan.ring_bytes >> 20} MiB,"
-                         f" {len(self._selection)} syscalls selected")
+                         f" {len(self._selection)} syscalls selected,"
+                         f" {len(self._skip_enter)} of them without enter events")
         if plan.k8s_audit is not None:
             k = plan.k8s_audit
             lines.append(f"k8s_audit: webhook {k.url}" + (f" (TLS: {k.cert_file})" if k.cert_file else ""))
@@ -511,6 +525,7 @@ class Engine:
 
     def _open_probe(self, ring_bytes: int) -> None:
         from rae.syscall.ebpf import Probe, ProbeError
+        from rae.syscall.probe.layout import exit_codes
         from rae.syscall.procscan import lookup_thread, scan_proc
         from rae.syscall.state import State
 
@@ -518,14 +533,16 @@ class Engine:
         rules_types = self.ruleset.event_types("syscall") if self.ruleset is not None else None
         n_rules = "all" if rules_types is None or rules_types.negated else str(len(rules_types.names))
         log.info("The chosen syscall buffer dimension is: %d bytes (%d MB)", ring_bytes, ring_bytes >> 20)
-        log.info("%d syscalls selected in total (event types of the rules: %s)", len(sel), n_rules)
-        probe = Probe(selected=sel, ring_bytes=ring_bytes)
+        log.info("%d syscalls selected in total (event types of the rules: %s); %d report exit events only",
+                 len(sel), n_rules, len(self._skip_enter))
+        probe = Probe(selected=sel, ring_bytes=ring_bytes, skip_enter=self._skip_enter)
         try:
             probe.open()
         except ProbeError as exc:
             raise RaeError(f"{exc} (-o engine.kind=nodriver runs without the syscall source)") from None
         self._probe = probe
         state = State()
+        state.set_exit_only(exit_codes(self._skip_enter))
         self._open_containers(state)
         state.load_header(scan_proc())  # after attaching: what happens meanwhile waits in the ring
         state.thread_lookup = lookup_thread  # threads missed (drops, the scan's race) are read from /proc
@@ -594,6 +611,7 @@ class Engine:
             stopping = self._sources_stop.is_set()
             if stopping and not drain_until:
                 drain_until = time.monotonic() + 1.0
+            exit_only_next = self._exit_only_next
             n = probe.read_batch(grab, _BATCH)
             if pending:
                 c.records += len(pending)
@@ -619,6 +637,11 @@ class Engine:
                 pending.clear()
             elif not stopping:
                 probe.wait(0.05)
+            if exit_only_next is not None and n < _BATCH:
+                # the ring was empty at that read: no event emitted under the old selection is left
+                state.set_exit_only(exit_only_next)
+                if self._exit_only_next is exit_only_next:
+                    self._exit_only_next = None
             now = time.monotonic()
             if now >= next_check or stopping:
                 next_check = now + 1.0
@@ -711,9 +734,14 @@ class Engine:
         assert old_cfg is not None
         self._warn_restart_needed(old_cfg, cfg)
         selection = syscall_selection(ruleset, cfg) if self._probe is not None else set()
-        if selection and selection != self._selection:
-            # widen before the swap, narrow after it: the new rules never miss their syscalls
-            self._probe.set_selection(selection | self._selection)
+        skip = exit_only_syscalls(ruleset, selection)
+        changed = bool(selection) and (selection, skip) != (self._selection, self._skip_enter)
+        if changed:
+            # widen before the swap, narrow after it: the new rules never miss their syscalls nor
+            # the enter events they match; the state engine takes an exit as exit-only as soon as
+            # either ruleset skips its enter (harmless for these syscalls when the enter does come)
+            self._set_exit_only(self._skip_enter | skip)
+            self._probe.set_selection(selection | self._selection, skip & self._skip_enter)
         if (cfg.log_level, cfg.time_format_iso_8601, cfg.log_stderr) != (
                 old_cfg.log_level, old_cfg.time_format_iso_8601, old_cfg.log_stderr):
             setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
@@ -721,10 +749,12 @@ class Engine:
         self.cfg = cfg
         self._iso8601 = cfg.time_format_iso_8601
         self.rules_files = files
-        if selection and selection != self._selection:
-            self._probe.set_selection(selection)
-            log.info("syscall selection updated: %d syscalls", len(selection))
-            self._selection = selection
+        if changed:
+            self._probe.set_selection(selection, skip)
+            log.info("syscall selection updated: %d syscalls, %d of them without enter events", len(selection),
+                     len(skip))
+            self._selection, self._skip_enter = selection, skip
+            self._exit_only_next = self._exit_only_codes(skip)  # once the ring holds no older event
         if self.drops is not None and cfg.syscall_event_drops != old_cfg.syscall_event_drops:
             self.drops = DropMonitor(cfg.syscall_event_drops, self._submit, self.hostname,
                                      start=self.counters.kernel)
@@ -736,6 +766,16 @@ class Engine:
             log.warning("%s", w.one_line())
         log.info("Rules reloaded: %d rules enabled of %d loaded from %d files",
                  len(ruleset.enabled_rules), len(ruleset.rules), len(files))
+
+    @staticmethod
+    def _exit_only_codes(syscalls: set[str]) -> frozenset[int]:
+        from rae.syscall.probe.layout import exit_codes
+
+        return frozenset(exit_codes(syscalls))
+
+    def _set_exit_only(self, syscalls: set[str]) -> None:
+        if self._state is not None:
+            self._state.set_exit_only(self._exit_only_codes(syscalls))
 
     def _replace_outputs(self, cfg: Config) -> None:
         from rae.outputs.manager import OutputManager

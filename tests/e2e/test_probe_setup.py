@@ -123,9 +123,10 @@ def test_proc_scan_cuts_long_command_lines_like_libscap(tmp_path: Path) -> None:
 
     from rae.syscall.procscan import ARGS_MAX_LEN, lookup_thread
 
-    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "x" * 30000],
-                             stdin=subprocess.PIPE, env={"BIG": "y" * 20000})
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print('up', flush=True); sys.stdin.read()",
+                              "x" * 30000], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={"BIG": "y" * 20000})
     try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"  # exec'd: its own cmdline
         found = lookup_thread(child.pid)
         assert found is not None
         rec, _fds = found
