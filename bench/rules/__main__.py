@@ -1,6 +1,6 @@
 """Rules engine speed: load + compile time, and compiled-condition evaluations per second.
 
-    python -m bench.rules [--repeat N]
+    python -m bench.rules [--repeat N] [--seconds S] [--capture FILE] [--passes P] [--match-only]
 
 * load: ``falco_rules.yaml`` (the 1.0.1 ruleset of the legacy suite and the current one, each)
   together with ``k8s_audit_rules.yaml``, from file text to an indexed `Ruleset`: the first load
@@ -9,6 +9,12 @@
   with lists and macros) called on prepared events — the open/openat events of the corpus
   captures after the state engine ran — and the whole ruleset's ``match`` on every event of the
   captures (most events are rejected by the event-type index).
+* match per event, before/after the syscall code index: a capture replayed through the state
+  engine (as ``rae replay`` does), each event's ``Ruleset.match`` timed — the name-indexed match
+  as it was before the code index (reproduced below) against the current one — for the
+  built-in rules and falco_rules-1.0.1, passes alternated. The capture: ``--capture FILE``;
+  else, as root, one recorded here with ``rae capture`` while the bench/live workload runs
+  (cached in /tmp); else the corpus captures.
 """
 
 from __future__ import annotations
@@ -19,8 +25,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / ".." / "shared" / "corpus"
@@ -97,16 +106,148 @@ def bench_eval(seconds: float) -> list[dict[str, object]]:
     return results
 
 
+# -- match per event: the code index against the name index it replaced ------------------------
+
+LIVE_CAPTURE = Path("/tmp/rae-bench-rules-live.scap")
+
+
+def name_indexed_match(rs: Any) -> Callable[[Any, str], list[Any]]:
+    """`Ruleset.match` as it was before the code index (commit 1e1e09c): candidates by event-type
+    name, every candidate's whole condition evaluated."""
+    index = rs._index
+    match_all = rs.match_all
+
+    def match(evt: Any, source: str) -> list[Any]:
+        idx = index.get(source)
+        if idx is None:
+            return []
+        rules = idx.by_type.get(evt.evtype)
+        if rules is None:
+            rules = idx.for_type(evt.evtype)
+        if not match_all:
+            for r in rules:
+                try:
+                    if r.match(evt):
+                        return [r]
+                except Exception as exc:
+                    rs._eval_error(r, exc)
+            return []
+        out = []
+        for r in rules:
+            try:
+                if r.match(evt):
+                    out.append(r)
+            except Exception as exc:
+                rs._eval_error(r, exc)
+        return out
+
+    return match
+
+
+def record_live_capture(path: Path, seconds: float = 4.0, rate: float = 600.0) -> None:
+    """``rae capture`` (all default syscalls, whole host) while the bench/live workload runs paced."""
+    argv = [sys.executable, "-m", "rae.cli", "capture", "-w", str(path), "--seconds", str(seconds + 3)]
+    cap = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, cwd=str(ROOT))
+    assert cap.stderr is not None
+    line = cap.stderr.readline()
+    if "capturing" not in line:
+        cap.kill()
+        raise SystemExit(f"rae capture did not start: {line}{cap.stderr.read()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "bench.live.workload", "--seconds", str(seconds), "--rate",
+                        str(rate), "--dir", tmp], check=True, cwd=str(ROOT), stdout=subprocess.DEVNULL)
+    _, err = cap.communicate(timeout=60)
+    if cap.returncode != 0:
+        raise SystemExit(f"rae capture failed: {err}")
+
+
+def capture_files(arg: str | None) -> tuple[list[str], str]:
+    if arg:
+        return [arg], arg
+    if LIVE_CAPTURE.exists():
+        return [str(LIVE_CAPTURE)], f"{LIVE_CAPTURE} (bench/live workload, cached)"
+    if os.geteuid() == 0:
+        try:
+            record_live_capture(LIVE_CAPTURE)
+            return [str(LIVE_CAPTURE)], f"{LIVE_CAPTURE} (bench/live workload, recorded now)"
+        except (SystemExit, OSError, subprocess.SubprocessError) as exc:
+            print(f"# no live capture ({exc}); using the corpus captures", file=sys.stderr)
+    return [str(f) for f in sorted(TRACES.glob("*.scap"))], "corpus captures"
+
+
+def _replayed(files: list[str]) -> Iterator[Any]:
+    from rae.syscall.replay import open_capture_source
+
+    for f in files:
+        yield from open_capture_source(f)
+
+
+def _timed_pass(files: list[str], match: Callable[[Any, str], Any]) -> tuple[int, int]:
+    """Events and the nanoseconds spent in ``match`` over one replay (state at each event)."""
+    clock = time.perf_counter_ns
+    total = n = 0
+    for evt in _replayed(files):
+        t = clock()
+        match(evt, "syscall")
+        total += clock() - t
+        n += 1
+    return n, total
+
+
+def bench_match_index(files: list[str], rules: list[str], passes: int) -> dict[str, object]:
+    from rae.rules import load_rules
+
+    rs = load_rules(rules)
+    old = name_indexed_match(rs)
+    new = rs.match
+    # one checking pass: same rules for every event, and how many conditions each path calls
+    n = same = old_calls = new_calls = 0
+    for evt in _replayed(files):
+        n += 1
+        same += [r.name for r in old(evt, "syscall")] == [r.name for r in new(evt, "syscall")]
+        old_calls += len(rs.candidates("syscall", evt.evtype))
+        new_calls += len(rs.candidates("syscall", evt.evtype, evt.info.dir))
+
+    def noop(evt: Any, source: str) -> None:
+        return None
+
+    timer = min(_timed_pass(files, noop)[1] for _ in range(2)) / n  # the clock calls themselves
+    times: dict[str, list[float]] = {"old": [], "new": []}
+    for i in range(passes):
+        for name, fn in (("old", old), ("new", new)) if i % 2 == 0 else (("new", new), ("old", old)):
+            _, ns = _timed_pass(files, fn)
+            times[name].append(ns / n - timer)
+    o, w = statistics.median(times["old"]), statistics.median(times["new"])
+    return {
+        "what": "Ruleset.match per event, name index (old) vs code index (new)",
+        "rules": [Path(r).name for r in rules],
+        "events": n,
+        "identical_results": same == n,
+        "conditions_called_per_event": {"old": round(old_calls / n, 2), "new": round(new_calls / n, 2)},
+        "match_ns_per_event": {"old": round(o), "new": round(w)},
+        "passes_ns": {k: [round(x) for x in v] for k, v in times.items()},
+        "new_over_old": round(w / o, 3),
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.rules", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--capture", help="capture for the match-per-event figure (default: see above)")
+    p.add_argument("--passes", type=int, default=4, help="timed replays per path (alternated)")
+    p.add_argument("--match-only", action="store_true", help="only the match-per-event figure")
     args = p.parse_args()
     k8s = str(UP / "k8s_audit_rules.yaml")
-    for rules in ("falco_rules-1.0.1.yaml", "falco_rules.yaml"):
-        print(json.dumps(bench_load([str(UP / rules), k8s], args.repeat)), flush=True)
-    for r in bench_eval(args.seconds):
-        print(json.dumps(r), flush=True)
+    if not args.match_only:
+        for rules in ("falco_rules-1.0.1.yaml", "falco_rules.yaml"):
+            print(json.dumps(bench_load([str(UP / rules), k8s], args.repeat)), flush=True)
+        for r in bench_eval(args.seconds):
+            print(json.dumps(r), flush=True)
+    files, what = capture_files(args.capture)
+    print(json.dumps({"capture": what}), flush=True)
+    for rules in ([str(ROOT / "rules")], [str(UP / "falco_rules-1.0.1.yaml")]):
+        print(json.dumps(bench_match_index(files, rules, args.passes)), flush=True)
 
 
 if __name__ == "__main__":
