@@ -179,7 +179,8 @@ def test_direction_inside_every_branch_of_an_or() -> None:
     assert open_x is not None and creat_x is not None
     assert open_x(ev("creat", ">", num=3)) is True  # the creat branch is gone from it
     assert creat_x(ev("open", ">", num=3)) is False
-    for evt in (ev(t, d, n) for t in ("open", "openat", "creat", "close") for d in "<>" for n in (1, 3, 6, 200)):
+    types = ("open", "openat", "creat", "close")
+    for evt in (ev(t, d, n) for t in types for d in "<>" for n in (1, 3, 6, 200)):
         assert names(rs.match(evt, "syscall")) == reference(rs, evt), (evt.evtype, evt.dir, evt.num)
 
 
@@ -315,11 +316,13 @@ def test_audit_rules_are_not_code_indexed() -> None:
         ("evt.type = open or proc.name = x", ("close", ">"), "proc.name = x"),
         ("not (evt.dir = < and proc.name = x)", (">", ">"), True),
         ("not (evt.dir = < and proc.name = x)", ("open", "<"), "not proc.name = x"),
-        ("(evt.dir = < and a.b = 1) or (evt.dir = > and c.d = 2) or e.f = 3", ("x", ">"), "(c.d = 2 or e.f = 3)"),
+        ("(evt.dir = < and a.b = 1) or (evt.dir = > and c.d = 2) or e.f = 3", ("x", ">"),
+         "(c.d = 2 or e.f = 3)"),
         ("evt.type != open and evt.type in (open, close)", ("close", "<"), True),
         ("evt.type intersects (open) and evt.dir in (<, >)", ("open", ">"), True),
         ("evt.type[1] = open and evt.dir.x = <", ("open", "<"), "(evt.type[1] = open and evt.dir.x = <)"),
-        ("evt.type startswith op and evt.dir exists", ("open", "<"), "(evt.type startswith op and evt.dir exists)"),
+        ("evt.type startswith op and evt.dir exists", ("open", "<"),
+         "(evt.type startswith op and evt.dir exists)"),
         ("proc.name = x", ("open", "<"), "proc.name = x"),
     ],
 )

@@ -633,10 +633,14 @@ class KeyedPredicate:
             if not self.rest_src:
                 self._rest = _always
             else:
-                ns = self.whole.__globals__  # the constants and extractors the checks refer to
-                exec(compile(self.rest_src, f"<rule {self.name} (rest)>", "exec"), ns)
-                self._rest = ns.pop("_rest")
-                self._rest.__doc__ = self.rest_src
+                # globals: the constants and extractors the checks refer to; the definition goes
+                # to a dict of its own, so two threads compiling it at once cannot mix them up
+                defined: dict[str, Any] = {}
+                code = compile(self.rest_src, f"<rule {self.name} (rest)>", "exec")
+                exec(code, self.whole.__globals__, defined)
+                rest: Callable[[Any], bool] = defined["_rest"]
+                rest.__doc__ = self.rest_src
+                self._rest = rest
         return self._rest
 
     @property

@@ -172,7 +172,8 @@ def key_holds(e: Expr, evtype: str, direction: str) -> bool:
             return not key_holds(child, evtype, direction)
         case BinaryCheck(left=FieldRef(name=name), op=op, right=right) if _key_leaf(e):
             v = evtype if name == "evt.type" else direction
-            vals = right.values if isinstance(right, ListValue) else (right.value,)  # type: ignore[union-attr]
+            assert isinstance(right, (Value, ListValue))
+            vals = right.values if isinstance(right, ListValue) else (right.value,)
             if op in ("in", "intersects"):
                 return v in vals
             if op == "!=":
