@@ -20,24 +20,29 @@ def test_layout_matches_the_event_table(name: str) -> None:
     assert enter.dir == ">" and exit_.dir == "<"
     assert enter.name == exit_.name
     assert layout.nparams(ein) == len(enter.params)
-    assert layout.nparams(xin) == len(exit_.params)
+    # an exit may stop before the parameters newer libs append (drivers only ever append)
+    assert layout.nparams(xin) <= len(exit_.params)
 
 
 @pytest.mark.parametrize("name", sorted(layout.EXIT_COMPLETE))
 def test_exit_complete_syscalls_lose_nothing_without_their_enter(name: str) -> None:
     ecode, xcode, ein, xin, _ = layout.CUSTOM_LAYOUTS[name]
     assert set(ein) <= set(xin), "the enter event carries a parameter the exit lacks"
-    for code in (ecode, xcode):
-        info = event_table.event_info(code)
-        assert info is not None and not info.flags & event_table.EF_USES_FD
+    enter, exit_ = event_table.event_info(ecode), event_table.event_info(xcode)
+    assert enter is not None and exit_ is not None
+    # each enter parameter reaches the exit under its name, where the exit's layout produces it
+    produced = {p.name for p in exit_.params[:layout.nparams(xin)]}
+    assert {p.name for p in enter.params} <= produced
+    if exit_.flags & event_table.EF_USES_FD:  # the state engine finds the fd on the exit
+        assert "fd" in produced
 
 
 def test_skipped_enters_are_not_in_the_specs() -> None:
-    specs = layout.build_specs({"openat", "close", "clone3"}, skip_enter={"openat", "clone3", "close"})
+    specs = layout.build_specs({"openat", "close", "dup2"}, skip_enter={"openat", "close", "dup2"})
     flags = {name: struct.unpack_from("<HHBBBBI", specs[layout.NATIVE_SYSCALLS[name]])[-1]
-             for name in ("openat", "close", "clone3")}
-    assert flags["openat"] == flags["clone3"] == layout.SPEC_EXIT
-    assert flags["close"] == layout.SPEC_ENTER | layout.SPEC_EXIT  # close's exit lacks the fd: kept
+             for name in ("openat", "close", "dup2")}
+    assert flags["openat"] == flags["close"] == layout.SPEC_EXIT
+    assert flags["dup2"] == layout.SPEC_ENTER | layout.SPEC_EXIT  # its exit does not name the fd: kept
 
 
 def test_specs_pack_to_the_probe_struct_size() -> None:

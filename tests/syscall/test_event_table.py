@@ -59,7 +59,9 @@ def test_every_corpus_event_is_in_the_table_with_its_parameter_count(path: Path)
         large = info.flags & et.EF_LARGE_PAYLOAD
         lsz = 4 if large else 2
         if npar is not None:
-            assert npar == len(info.params), (code, info.name, npar, len(info.params))
+            # newer libs append parameters to older events (exit events carry their enter's):
+            # a capture of an older driver has a prefix of the schema
+            assert npar <= len(info.params), (code, info.name, npar, len(info.params))
             lens = struct.unpack_from(f"<{npar}{'I' if large else 'H'}", body, 0)
             assert lsz * npar + sum(lens) == len(body)
         else:

@@ -207,6 +207,40 @@ def test_exit_only_events_stand_for_their_enter() -> None:
         assert ok.fdinfo is not None and ok.fdinfo.name == "/home/u/notes.txt"
 
 
+def test_exit_only_sockets_close_and_credentials() -> None:
+    """Newer drivers' exits carry their enter's parameters: with no enter event at all, the state
+    comes out as it does from enter/exit pairs (test_sockets, test_credentials)."""
+    st = make_state()
+    st.set_exit_only({5, 19, 21, 23, 199, 193})
+    s = ev(19, 100, 3, 2, 1, 0)  # socket < fd, domain AF_INET, SOCK_STREAM, proto 0
+    st.process(s)
+    assert s.fdinfo.type == FD.IPV4_SOCK
+    cx = ev(23, 100, -115, (2, b"\x7f\0\0\x01", 47192, b"\x7f\0\0\x01", 80), 3, (2, b"\x7f\0\0\x01", 80))
+    st.process(cx)
+    fi = cx.fdinfo
+    assert fi is st.threads[100].fds[3]
+    assert fi.name == "127.0.0.1:47192->127.0.0.1:80" and fi.connected and fi.role == ROLE_CLIENT
+    st.process(ev(19, 100, 4, 2, 1, 6))
+    b = ev(21, 100, 0, (2, b"\0\0\0\0", 8080), 4)  # bind < res, addr, fd
+    st.process(b)
+    assert b.fdinfo.type == FD.IPV4_SERVSOCK and b.fdinfo.name == "0.0.0.0:8080"
+    c = ev(5, 100, 0, 3)  # close < res, fd
+    st.process(c)
+    assert c.fdinfo is fi and c.thread.lastevent_fd == 3
+    st.process(ev(199, 100, 0, 4))  # a later event purges the closed fd
+    assert 3 not in st.threads[100].fds and 4 in st.threads[100].fds
+    failed = ev(5, 100, -9, 4)  # EBADF: nothing closed
+    st.process(failed)
+    st.process(ev(199, 100, 0, 4))
+    assert 4 in st.threads[100].fds
+    st.process(ev(193, 100, 0, 0xFFFFFFFF, 33, 0xFFFFFFFF))  # setresuid < res, ruid, euid, suid
+    assert st.threads[100].uid == 33
+    st.process(ev(199, 100, 0, 1000))  # setuid < res, uid
+    assert st.threads[100].uid == 1000
+    st.process(ev(199, 100, -1, 5))  # failed
+    assert st.threads[100].uid == 1000
+
+
 def test_fd_on_enter_and_exit_and_deferred_close() -> None:
     st = make_state()
     r = ev(6, 100, 5, 100)

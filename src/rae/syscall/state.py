@@ -774,7 +774,7 @@ class State:
         self._remove_tid: int | None = None
         self._remove_fds: list[tuple[Thread, int]] = []
         #: event code → its classification (see `_classify`)
-        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, bool]] = {}
+        self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, int | None]] = {}
         self._exit_only: frozenset[int] = frozenset()
         self._enter_handlers: dict[str, Handler] = {
             "close": self._close_enter,
@@ -1154,10 +1154,11 @@ class State:
         self._exit_only = frozenset(exit_codes)
         self._codes.clear()
 
-    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, bool]:
+    def _classify(self, info: Any) -> tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, int | None]:
         """Per event code, once: (kind, enter, store enter params, clone exit, procexit, handler,
         how to decode the ``fd`` first parameter alone — signed / unsigned / None: with the others —,
-        copy_file_range, exit without an enter event)."""
+        copy_file_range, for an exit without an enter event: the index of its ``fd`` parameter, or
+        -1 when it uses none; None for every other event)."""
         name = info.name
         if info.flags & EF_SKIPPARSERESET:
             kind = _K_SKIP
@@ -1173,8 +1174,13 @@ class State:
         if info.params and (info.params[0].type in _SIGNED_TYPES or info.params[0].type in _UNSIGNED_TYPES):
             fd0 = info.params[0].type in _SIGNED_TYPES
         return (kind, enter, enter and name in _STORE_ENTER, not enter and name in _CLONE_NAMES,
-                name == "procexit", handler, fd0, name == "copy_file_range",
-                not enter and info.code in self._exit_only)
+                name == "procexit", handler, fd0, name == "copy_file_range", self._noenter_fd(info, enter))
+
+    def _noenter_fd(self, info: Any, enter: bool) -> int | None:
+        if enter or info.code not in self._exit_only:
+            return None
+        i = info.param_index.get("fd")
+        return i if i is not None and info.flags & EF_USES_FD else -1
 
     def process(self, evt: Any) -> None:
         """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
@@ -1262,9 +1268,10 @@ class State:
                     t.lastevent_fd = fd
                     evt.fdinfo = t.get_fd(fd)
         else:
-            if noenter:  # what its enter event would have done
+            if noenter is not None:  # what its enter event would have done
                 t.lastevent_code = code - 1
-                t.lastevent_fd = -1
+                fd = _raw_int(evt, noenter, True) if noenter >= 0 else None
+                t.lastevent_fd = fd if isinstance(fd, int) else -1
                 t.enter_evt = None
                 t.enter_ts = 0
                 t.latency = 0
@@ -1601,12 +1608,13 @@ class State:
         fd = evt.arg("fd")
         if not isinstance(fd, int) or fd < 0:
             return
-        enter = self.enter_event(evt, t)
-        if enter is None:
+        # newer drivers repeat the enter's parameters on the exit (and may send no enter)
+        src = self.enter_event(evt, t) or (evt if evt.arg("domain") is not None else None)
+        if src is None:
             return
-        domain = enter.arg("domain") or 0
-        typ = enter.arg("type") or 0
-        proto = enter.arg("proto") or 0
+        domain = src.arg("domain") or 0
+        typ = src.arg("type") or 0
+        proto = src.arg("proto") or 0
         self.add_socket(evt, t, fd, domain, typ, proto)
 
     def add_socket(self, evt: Any, t: Thread, fd: int, domain: int, typ: int, proto: int) -> None:
@@ -1685,7 +1693,10 @@ class State:
         fi = evt.fdinfo
         if fi is None or evt.nparams < 2:
             return
-        addr = evt.arg("addr")
+        self._connect_addr(fi, evt.arg("addr"))
+
+    def _connect_addr(self, fi: FdInfo, addr: Any) -> None:
+        """The destination a connect names, before its result is known."""
         if not addr:
             return
         fam = addr[0]
@@ -1710,6 +1721,8 @@ class State:
         fi = evt.fdinfo
         if fi is None:
             return
+        if evt.nparams >= 4 and self.enter_event(evt, t) is None:  # a newer exit with the enter's addr
+            self._connect_addr(fi, evt.arg("addr"))
         res = _iarg(evt, "res")
         if not isinstance(res, int) or (res < 0 and res != -EINPROGRESS):
             return
@@ -1845,10 +1858,9 @@ class State:
         res = _iarg(evt, "res")
         if not isinstance(res, int) or res < 0:
             return
-        enter = self.enter_event(evt, t)
-        if enter is None:
-            return
-        v = enter.arg(param)
+        # newer drivers repeat the enter's parameters on the exit (and may send no enter)
+        src = self.enter_event(evt, t) or evt
+        v = src.arg(param)
         if isinstance(v, int) and (not check_none or v < UID_NONE):
             setattr(t, attr, v)
 

@@ -100,7 +100,9 @@ def C32(v: int) -> Insn:
 _EXIT_FAIL = SPEC_EXIT_FAIL_ONLY
 
 #: syscall → (enter code, exit code, enter instructions, exit instructions, extra flags); codes and
-#: parameter order are those of libs 0.9.0's event table (checked against it by the unit tests)
+#: parameter order are those of libs 0.9.0's event table, exits with the parameters newer libs
+#: append to them (their enter's: `fd` of close, `domain`/`type`/`proto` of socket…), checked
+#: against the event table by the unit tests
 CUSTOM_LAYOUTS: dict[str, tuple[int, int, tuple[Insn, ...], tuple[Insn, ...], int]] = {
     "open": (2, 3, (USTR(0), FLAGS(1, FT_OPEN), U32(2)),
              (RET, USTR(0), FLAGS(1, FT_OPEN), U32(2), DEV, INO), 0),
@@ -112,36 +114,36 @@ CUSTOM_LAYOUTS: dict[str, tuple[int, int, tuple[Insn, ...], tuple[Insn, ...], in
                 (RET, S64(0), USTR(1), (K_UMEM, 2, (FT_OPEN + 1) << 8), (K_UMEM, 2, 1),
                  (K_UMEM, 2, ((FT_RESOLVE + 1) << 8) | 2)), 0),
     "creat": (58, 59, (USTR(0), U32(1)), (RET, USTR(0), U32(1), DEV, INO), 0),
-    "close": (4, 5, (S64(0),), (RET,), 0),
-    "read": (6, 7, (S64(0), U32(2)), (RET, EMPTY), 0),
-    "write": (8, 9, (S64(0), U32(2)), (RET, EMPTY), 0),
+    "close": (4, 5, (S64(0),), (RET, S64(0)), 0),
+    "read": (6, 7, (S64(0), U32(2)), (RET, EMPTY, S64(0), U32(2)), 0),
+    "write": (8, 9, (S64(0), U32(2)), (RET, EMPTY, S64(0), U32(2)), 0),
     "execve": (292, 293, (USTR(0),), (RET, PROC_EXEC), _EXIT_FAIL),
     "execveat": (330, 331, (S64(0), USTR(1), FLAGS(4, FT_EXECVEAT)), (RET, PROC_EXEC), _EXIT_FAIL),
     "clone": (222, 223, (), (RET, PROC_CLONE(CLF_ARG0)), 0),
     "clone3": (334, 335, (), (RET, PROC_CLONE(CLF_CLONE3)), 0),
     "fork": (224, 225, (), (RET, PROC_CLONE(CLF_FORK)), 0),
     "vfork": (226, 227, (), (RET, PROC_CLONE(CLF_VFORK)), 0),
-    "socket": (18, 19, (U32(0), U32(1), U32(2)), (RET,), 0),
-    "bind": (20, 21, (S64(0),), (RET, (K_SOCKADDR, 1, 0)), 0),
-    "connect": (22, 23, (S64(0), (K_SOCKADDR, 1, 0)), (RET, (K_TUPLE, 0, 0)), 0),
-    "listen": (24, 25, (S64(0), U32(1)), (RET,), 0),
+    "socket": (18, 19, (U32(0), U32(1), U32(2)), (RET, U32(0), U32(1), U32(2)), 0),
+    "bind": (20, 21, (S64(0),), (RET, (K_SOCKADDR, 1, 0), S64(0)), 0),
+    "connect": (22, 23, (S64(0), (K_SOCKADDR, 1, 0)), (RET, (K_TUPLE, 0, 0), S64(0), (K_SOCKADDR, 1, 0)), 0),
+    "listen": (24, 25, (S64(0), U32(1)), (RET, S64(0), U32(1)), 0),
     "accept": (246, 247, (), (RET, (K_TUPLE, 0, 3), C8(0), C32(0), C32(0)), 0),
     "accept4": (248, 249, ((K_S32ARG, 3, 0),), (RET, (K_TUPLE, 0, 3), C8(0), C32(0), C32(0)), 0),
     "dup": (366, 367, (S64(0),), (RET, S64(0)), 0),
     "dup2": (362, 363, (S64(0),), (RET, S64(0), S64(1)), 0),
     "dup3": (364, 365, (S64(0),), (RET, S64(0), S64(1), FLAGS(2, FT_OPEN)), 0),
     "chdir": (94, 95, (), (RET, USTR(0)), 0),
-    "fchdir": (96, 97, (S64(0),), (RET,), 0),
-    "setuid": (198, 199, (U32(0),), (RET,), 0),
-    "setgid": (200, 201, (U32(0),), (RET,), 0),
-    "setresuid": (192, 193, (U32(0), U32(1), U32(2)), (RET,), 0),
-    "setresgid": (194, 195, (U32(0), U32(1), U32(2)), (RET,), 0),
+    "fchdir": (96, 97, (S64(0),), (RET, S64(0)), 0),
+    "setuid": (198, 199, (U32(0),), (RET, U32(0)), 0),
+    "setgid": (200, 201, (U32(0),), (RET, U32(0)), 0),
+    "setresuid": (192, 193, (U32(0), U32(1), U32(2)), (RET, U32(0), U32(1), U32(2)), 0),
+    "setresgid": (194, 195, (U32(0), U32(1), U32(2)), (RET, U32(0), U32(1), U32(2)), 0),
     "unlink": (300, 301, (), (RET, USTR(0)), 0),
     "unlinkat": (302, 303, (), (RET, S64(0), USTR(1), U32(2)), 0),
     "rename": (174, 175, (), (RET, USTR(0), USTR(1)), 0),
     "renameat": (176, 177, (), (RET, S64(0), USTR(1), S64(2), USTR(3)), 0),
     "renameat2": (318, 319, (), (RET, S64(0), USTR(1), S64(2), USTR(3), U32(4)), 0),
-    "mkdir": (276, 277, (U32(1),), (RET, USTR(0)), 0),
+    "mkdir": (276, 277, (U32(1),), (RET, USTR(0), U32(1)), 0),
     "mkdirat": (304, 305, (), (RET, S64(0), USTR(1), U32(2)), 0),
     "rmdir": (278, 279, (), (RET, USTR(0)), 0),
     "link": (308, 309, (), (RET, USTR(0), USTR(1)), 0),
@@ -151,22 +153,25 @@ CUSTOM_LAYOUTS: dict[str, tuple[int, int, tuple[Insn, ...], tuple[Insn, ...], in
     "chmod": (314, 315, (), (RET, USTR(0), U32(1)), 0),
     "fchmod": (316, 317, (), (RET, S64(0), U32(1)), 0),
     "fchmodat": (312, 313, (), (RET, S64(0), USTR(1), U32(2)), 0),
-    "ptrace": (168, 169, ((K_ENUM16, 0, ET_PTRACE), S64(1)), (RET, (K_DYN64, 2, 0), (K_DYN64, 3, 0)), 0),
-    "mount": (256, 257, (U32(3),), (RET, USTR(0), USTR(1), USTR(2)), 0),
+    "ptrace": (168, 169, ((K_ENUM16, 0, ET_PTRACE), S64(1)),
+               (RET, (K_DYN64, 2, 0), (K_DYN64, 3, 0), (K_ENUM16, 0, ET_PTRACE), S64(1)), 0),
+    "mount": (256, 257, (U32(3),), (RET, USTR(0), USTR(1), USTR(2), U32(3)), 0),
     "umount2": (258, 259, (U32(1),), (RET, USTR(0)), 0),
-    "setns": (240, 241, (S64(0), FLAGS(1, FT_CLONE)), (RET,), 0),
-    "unshare": (284, 285, (FLAGS(0, FT_CLONE),), (RET,), 0),
+    "setns": (240, 241, (S64(0), FLAGS(1, FT_CLONE)), (RET, S64(0), FLAGS(1, FT_CLONE)), 0),
+    "unshare": (284, 285, (FLAGS(0, FT_CLONE),), (RET, FLAGS(0, FT_CLONE)), 0),
 }
 
 #: syscalls whose enter event carries nothing their exit event lacks (no parameter, or only ones
-#: the exit repeats) and no fd the state engine would remember from it. `rae run` leaves their
-#: enter events in the kernel when no loaded rule can match one, as the drivers of libs >= 0.20 no
-#: longer send them: fewer events to make, copy and process, and no information lost but
-#: `evt.latency`. The unit tests check both properties against the layouts and the event table.
+#: the exit repeats, the fd a call uses included). `rae run` leaves their enter events in the
+#: kernel when no loaded rule can match one, as the drivers of libs >= 0.20 no longer send them:
+#: fewer events to make, copy and process, and no information lost but `evt.latency`. The unit
+#: tests check the property against the layouts and the event table.
 EXIT_COMPLETE = frozenset({
     "open", "openat", "openat2", "creat", "clone", "clone3", "fork", "vfork", "accept", "chdir",
-    "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdirat", "rmdir", "link", "linkat",
-    "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
+    "unlink", "unlinkat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir", "link",
+    "linkat", "symlink", "symlinkat", "chmod", "fchmod", "fchmodat",
+    "close", "read", "write", "socket", "bind", "connect", "listen", "fchdir",
+    "setuid", "setgid", "setresuid", "setresgid", "ptrace", "mount", "setns", "unshare",
 })
 
 #: the procexit event (sched_process_exit), selected like a syscall named "procexit"
