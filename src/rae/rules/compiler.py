@@ -45,11 +45,14 @@ from rae.rules.evttypes import fold_key, has_key_leaf, key_determined, key_holds
 __all__ = [
     "ANCESTOR_FIELDS",
     "CompileError",
+    "Extractions",
     "KeyedPredicate",
     "Operand",
     "compile_condition",
+    "extractions",
     "keyed_predicate",
     "resolve_operand",
+    "shared_form",
 ]
 
 #: Fields that, without an index, test every ancestor ("any ancestor matches").
@@ -85,6 +88,9 @@ class CompiledOperand:
     dynamic: bool  # evt.rawarg: type known only at run time
     field: ResolvedField | None
     text: str
+    #: what the extraction depends on (field, argument, transformers): equal keys, equal values
+    #: for one event — the key of the per-event extraction cache (`shared_form`)
+    key: str
 
 
 # -- transformers ----------------------------------------------------------------------------
@@ -178,6 +184,8 @@ def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
             dynamic=ref.spec.type.upper() == "DYNAMIC",
             field=ref,
             text=ref.text,
+            # the catalog resolves a (name, argument) pair the same way every time
+            key=ref.spec.name if ref.arg is None else f"{ref.spec.name}[{ref.arg!r}]",
         )
     inner = resolve_operand(op.child, cat)
     if op.name == "val":
@@ -195,6 +203,7 @@ def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
         dynamic=inner.dynamic,
         field=None,
         text=f"{op.name}({inner.text})",
+        key=f"{op.name}({inner.key})",
     )
 
 
@@ -360,12 +369,20 @@ class _Gen:
         self.name = name
         self.ns: dict[str, Any] = {}
         self.n = 0
+        #: extractor global → its operand's cache key
+        self.keys: dict[str, str] = {}
 
     def bind(self, value: Any, prefix: str = "_c") -> str:
         self.n += 1
         name = f"{prefix}{self.n}"
         self.ns[name] = value
         return name
+
+    def call(self, o: CompiledOperand) -> str:
+        """The expression extracting ``o`` from ``evt`` (an ``_x<N>(evt)`` call, see `_SHARED_CALL`)."""
+        name = self.bind(o.extract, "_x")
+        self.keys[name] = o.key
+        return f"{name}(evt)"
 
     def tmp(self) -> str:
         self.n += 1
@@ -383,7 +400,7 @@ class _Gen:
                 o = resolve_operand(left, self.cat)
                 if op != "exists":
                     raise CompileError(f"unknown unary operator '{op}'", pos)
-                return f"({self.bind(o.extract, '_x')}(evt) is not None)"
+                return f"({self.call(o)} is not None)"
             case BinaryCheck():
                 return self.check(e)
             case Identifier(name, pos):
@@ -487,46 +504,46 @@ class _Gen:
             for name in right.values if isinstance(right, ListValue) else (right.value,):
                 if name not in self.cat.event_types:
                     raise CompileError(f"unknown event type {name}", right.pos)
-        x = self.bind(o.extract, "_x")
+        x = self.call(o)
         t = self.tmp()
         if isinstance(right, (FieldRef, Transformer)):
             r = resolve_operand(right, self.cat)
-            rx = self.bind(r.extract, "_x")
+            rx = self.call(r)
             t2 = self.tmp()
             f = self.bind(_field_compare(op, o, r, pos), "_f")
-            return f"(({t} := {x}(evt)) is not None and ({t2} := {rx}(evt)) is not None and {f}({t}, {t2}))"
+            return f"(({t} := {x}) is not None and ({t2} := {rx}) is not None and {f}({t}, {t2}))"
         if o.either_end:
             # a tuple of both ends, or a single value for a listening socket
             u = self.tmp()
             inner = self.single(op, o, right, u, pos)
             quant = "all" if op == "!=" else "any"
             return (
-                f"(({t} := {x}(evt)) is not None and "
+                f"(({t} := {x}) is not None and "
                 f"{quant}({inner} for {u} in ({t} if isinstance({t}, tuple) else ({t},))))"
             )
         if o.any_ancestor or (o.multi and op not in ("in", "intersects", "pmatch")):
             # any value satisfies
             u = self.tmp()
             inner = self.single(op, o, right, u, pos)
-            return f"(({t} := {x}(evt)) is not None and any({inner} for {u} in {t}))"
+            return f"(({t} := {x}) is not None and any({inner} for {u} in {t}))"
         if o.multi:
             if op == "intersects":
                 s = self.in_set_multi(o, right, pos)
-                return f"(({t} := {x}(evt)) is not None and not {s}.isdisjoint({t}))" if s else (
-                    f"(({t} := {x}(evt)) is not None and any({self.single(op, o, right, '_u', pos)} for _u in {t}))"
+                return f"(({t} := {x}) is not None and not {s}.isdisjoint({t}))" if s else (
+                    f"(({t} := {x}) is not None and any({self.single(op, o, right, '_u', pos)} for _u in {t}))"
                 )
             if op == "in":
                 s = self.in_set_multi(o, right, pos)
-                return f"(({t} := {x}(evt)) is not None and {s}.issuperset({t}))" if s else (
-                    f"(({t} := {x}(evt)) is not None and all({self.single(op, o, right, '_u', pos)} for _u in {t}))"
+                return f"(({t} := {x}) is not None and {s}.issuperset({t}))" if s else (
+                    f"(({t} := {x}) is not None and all({self.single(op, o, right, '_u', pos)} for _u in {t}))"
                 )
             inner = self.single(op, o, right, "_u", pos)
-            return f"(({t} := {x}(evt)) is not None and all({inner} for _u in {t}))"
+            return f"(({t} := {x}) is not None and all({inner} for _u in {t}))"
         if op in ("=", "==", "in", "intersects") and o.kind not in (Kind.IPADDR, Kind.IPNET) and not o.dynamic:
             # None never equals a constant nor belongs to a set: no None test needed
-            return self.single(op, o, right, f"{x}(evt)", pos)
+            return self.single(op, o, right, f"{x}", pos)
         inner = self.single(op, o, right, t, pos)
-        return f"(({t} := {x}(evt)) is not None and {inner})"
+        return f"(({t} := {x}) is not None and {inner})"
 
     def in_set_multi(self, o: CompiledOperand, right: Value | ListValue, pos: Pos) -> str | None:
         if o.kind in (Kind.IPADDR, Kind.IPNET) or o.dynamic:
@@ -593,6 +610,79 @@ def _field_compare(op: str, left: CompiledOperand, right: CompiledOperand, pos: 
     return cmp
 
 
+# -- the per-event extraction cache ------------------------------------------------------------
+#
+# Rules of one ruleset check the same fields again and again (every open-family rule reads
+# fd.name, evt.is_open_write, proc.name… of an openat exit). `Ruleset.match` therefore calls,
+# for events with several candidates, a second form of each condition — ``pred(evt, values)`` —
+# that reads each extraction through ``values``, a dict made for that one call: the first
+# check of a (field, argument, transformers) extraction calls the extractor and stores the
+# result under the operand's `CompiledOperand.key`, later checks of any rule in the same call
+# read it. An extractor that raises stores nothing, so every rule asking for it raises and is
+# counted, as without the cache. Nothing outlives the call: no value can serve another event,
+# and a caller evaluating one event twice (after the state changed) extracts again.
+
+#: an extraction in generated source: only extractor globals are named ``_x<N>``, and constants
+#: are never inlined as literals, so this matches nothing else
+_SHARED_CALL = re.compile(r"\b(_x\d+)\(evt\)")
+_SHARED_DEF = re.compile(r"\Adef (\w+)\(evt\):")
+
+
+@dataclass(eq=False, slots=True)
+class Extractions:
+    """What a generated condition extracts: enough to build its per-event-cache form on demand
+    (the form costs nothing until a ruleset bucket with shared extractions asks for it)."""
+
+    src: str = field(repr=False)  # the generated source (the function's ``__doc__``)
+    keys: dict[str, str] = field(repr=False)  # extractor global → its operand's key
+    cat: FieldCatalog | None  # the catalog the keys are names in (None: no extraction)
+    shared: Callable[[Any, dict[str, Any]], bool] | None = field(default=None, repr=False)
+
+    def used(self) -> list[str]:
+        """The keys of the source's extractions, in source order, repeats included."""
+        return [self.keys[n] for n in _SHARED_CALL.findall(self.src)]
+
+
+def extractions(fn: Callable[..., Any]) -> Extractions | None:
+    """The `Extractions` of a function generated here (None for any other callable)."""
+    ex = getattr(fn, "extractions", None)
+    return ex if isinstance(ex, Extractions) else None
+
+
+def _const_key(key: str) -> str:
+    """``key`` spelt with letters, digits and ``_`` only (one-to-one): Python interns such string
+    constants, so every rule's lookups hit the dict's key by identity."""
+    return "".join(c if c.isascii() and c.isalnum() else f"_{ord(c):06x}" for c in key)
+
+
+def _shared_source(ex: Extractions) -> str:
+    def cached(m: re.Match[str]) -> str:
+        k = repr(_const_key(ex.keys[m.group(1)]))
+        return f"(_v[{k}] if {k} in _v else _v.setdefault({k}, {m.group(0)}))"
+
+    src = _SHARED_DEF.sub(r"def \1_v(evt, _v):", ex.src, count=1)
+    return _SHARED_CALL.sub(cached, src)
+
+
+def shared_form(fn: Callable[[Any], bool]) -> Callable[[Any, dict[str, Any]], bool] | None:
+    """``fn`` as ``pred(evt, values)``: the same condition, each extraction read through
+    ``values`` (one dict per event and per `Ruleset.match` call); compiled on first use, in
+    ``fn``'s namespace. None when ``fn`` was not generated here."""
+    ex = extractions(fn)
+    if ex is None:
+        return None
+    got = ex.shared
+    if got is None:
+        src = _shared_source(ex)
+        defined: dict[str, Any] = {}  # a dict of its own: two threads may compile at once
+        where = fn.__code__.co_filename.removesuffix(">") + ", shared extractions>"
+        exec(compile(src, where, "exec"), fn.__globals__, defined)
+        got = next(iter(defined.values()))
+        got.__doc__ = src
+        ex.shared = got
+    return got
+
+
 @dataclass(eq=False, slots=True)
 class KeyedPredicate:
     """A syscall condition specialised per index key (event type and direction), for the ruleset.
@@ -640,6 +730,9 @@ class KeyedPredicate:
                 exec(code, self.whole.__globals__, defined)
                 rest: Callable[[Any], bool] = defined["_rest"]
                 rest.__doc__ = self.rest_src
+                whole_ex = extractions(self.whole)
+                if whole_ex is not None:
+                    rest.extractions = Extractions(self.rest_src, whole_ex.keys, self.cat)  # type: ignore[attr-defined]
                 self._rest = rest
         return self._rest
 
@@ -687,6 +780,13 @@ def _always(evt: Any) -> bool:
     return True
 
 
+def _always_v(evt: Any, values: dict[str, Any]) -> bool:
+    return True
+
+
+_always.extractions = Extractions("", {}, None, _always_v)  # type: ignore[attr-defined]
+
+
 def _compile(
     expr: Expr, cat: FieldCatalog, name: str, drop: tuple[bool, ...]
 ) -> tuple[Callable[[Any], bool], str | None]:
@@ -705,6 +805,7 @@ def _compile(
     exec(compile(src, f"<rule {name}>", "exec"), g.ns)
     fn: Callable[[Any], bool] = g.ns["_match"]
     fn.__doc__ = src
+    fn.extractions = Extractions(src, g.keys, cat)  # type: ignore[attr-defined]
     return fn, rest_src
 
 

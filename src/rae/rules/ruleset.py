@@ -28,7 +28,7 @@ from typing import Any
 
 from rae.alerts import Alert
 from rae.priority import Priority
-from rae.rules.compiler import keyed_predicate
+from rae.rules.compiler import extractions, keyed_predicate, shared_form
 from rae.rules.errors import LoadResult
 from rae.rules.evttypes import TypeSet
 from rae.rules.formatter import OutputFormat
@@ -69,6 +69,9 @@ class CompiledRule:
 
 
 Pairs = tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]
+#: what `Ruleset.match` runs for one bucket: the candidates with the predicates to call, and
+#: whether those are the shared-extraction forms, called as ``pred(evt, values)``
+Bucket = tuple[Pairs, bool]
 
 #: bound on the lazily built buckets (event-type names, codes, generic-event names)
 _MAX_BUCKETS = 4096
@@ -80,9 +83,9 @@ class _SourceIndex:
     #: the event class indexed by code (`SyscallEvent` for the syscall source), else None
     event_class: type | None = None
     by_type: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
-    by_type_pairs: dict[str, Pairs] = field(default_factory=dict)
-    #: code → (the EventInfo it was built for, its pairs — or, for generic events, name → pairs)
-    by_code: dict[int, tuple[Any, Pairs | dict[str, Pairs]]] = field(default_factory=dict)
+    by_type_pairs: dict[str, Bucket] = field(default_factory=dict)
+    #: code → (the EventInfo it was built for, its bucket — or, for generic events, name → bucket)
+    by_code: dict[int, tuple[Any, Bucket | dict[str, Bucket]]] = field(default_factory=dict)
 
     def for_type(self, evtype: str) -> tuple[CompiledRule, ...]:
         got = self.by_type.get(evtype)
@@ -92,11 +95,11 @@ class _SourceIndex:
                 self.by_type[evtype] = got
         return got
 
-    def type_pairs(self, evtype: str) -> Pairs:
+    def type_pairs(self, evtype: str) -> Bucket:
         """The name index: candidates with their whole conditions."""
         got = self.by_type_pairs.get(evtype)
         if got is None:
-            got = tuple((r, r.match) for r in self.for_type(evtype))
+            got = _bucket(tuple((r, r.match) for r in self.for_type(evtype)))
             if len(self.by_type_pairs) < _MAX_BUCKETS:
                 self.by_type_pairs[evtype] = got
         return got
@@ -117,22 +120,52 @@ class _SourceIndex:
                 out.append((r, pred))
         return tuple(out)
 
-    def code_entry(self, evt: Any) -> tuple[Any, Pairs | dict[str, Pairs]]:
+    def code_entry(self, evt: Any) -> tuple[Any, Bucket | dict[str, Bucket]]:
         info = evt.info
-        entry: tuple[Any, Pairs | dict[str, Pairs]]
+        entry: tuple[Any, Bucket | dict[str, Bucket]]
         if info.name == "syscall":  # generic: the type comes from the syscall id, per event
             entry = (info, {})
         else:
-            entry = (info, self.key_pairs(info.name, info.dir))
+            entry = (info, _bucket(self.key_pairs(info.name, info.dir)))
         if evt.code not in self.by_code and len(self.by_code) < _MAX_BUCKETS:
             self.by_code[evt.code] = entry
         return entry
 
-    def generic_pairs(self, names: dict[str, Pairs], evtype: str, direction: str) -> Pairs:
-        got = self.key_pairs(evtype, direction)
+    def generic_pairs(self, names: dict[str, Bucket], evtype: str, direction: str) -> Bucket:
+        got = _bucket(self.key_pairs(evtype, direction))
         if len(names) < _MAX_BUCKETS:
             names[evtype] = got
         return got
+
+
+def _bucket(pairs: Pairs) -> Bucket:
+    """Shared extractions when they pay: when some extraction occurs more than once in the
+    candidates' conditions (several rules, or one rule twice), and every condition was generated
+    against one catalog (so equal keys name equal extractions). Otherwise the plain conditions:
+    a dict per event would only add cost."""
+    cat: Any = None
+    seen: set[str] = set()
+    repeated = False
+    for _, pred in pairs:
+        ex = extractions(pred)
+        if ex is None:
+            return pairs, False
+        if ex.cat is not None:
+            if cat is None:
+                cat = ex.cat
+            elif ex.cat is not cat:
+                return pairs, False
+        for k in ex.used():
+            repeated = repeated or k in seen
+            seen.add(k)
+    if not repeated:
+        return pairs, False
+    shared: list[tuple[CompiledRule, Callable[[Any], bool]]] = []
+    for r, pred in pairs:
+        form = shared_form(pred)
+        assert form is not None  # every pred has its Extractions
+        shared.append((r, form))  # type: ignore[arg-type]
+    return tuple(shared), True
 
 
 def _code_indexed_class(source: str) -> type | None:
@@ -214,19 +247,22 @@ class Ruleset:
             entry = idx.by_code.get(evt.code)
             if entry is None or entry[0] is not evt.info:
                 entry = idx.code_entry(evt)
-            pairs = entry[1]
-            if pairs.__class__ is dict:
-                names: dict[str, Pairs] = pairs  # type: ignore[assignment]
+            bucket = entry[1]
+            if bucket.__class__ is dict:
+                names: dict[str, Bucket] = bucket  # type: ignore[assignment]
                 evtype = evt.evtype
-                pairs = names.get(evtype)
-                if pairs is None:
-                    pairs = idx.generic_pairs(names, evtype, evt.info.dir)
+                bucket = names.get(evtype)  # type: ignore[assignment]
+                if bucket is None:
+                    bucket = idx.generic_pairs(names, evtype, evt.info.dir)
         else:
             evtype = evt.evtype
-            pairs = idx.by_type_pairs.get(evtype)
-            if pairs is None:
-                pairs = idx.type_pairs(evtype)
-        return self._run(pairs, evt) if pairs else []  # type: ignore[arg-type]
+            bucket = idx.by_type_pairs.get(evtype)  # type: ignore[assignment]
+            if bucket is None:
+                bucket = idx.type_pairs(evtype)
+        pairs, shared = bucket  # type: ignore[misc]
+        if shared:
+            return self._run_shared(pairs, evt)
+        return self._run(pairs, evt) if pairs else []
 
     def _run(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
         if not self.match_all:
@@ -241,6 +277,26 @@ class Ruleset:
         for r, pred in pairs:
             try:
                 if pred(evt):
+                    out.append(r)
+            except Exception as exc:
+                self._eval_error(r, exc)
+        return out
+
+    def _run_shared(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
+        """`_run` with the shared-extraction forms: ``values`` lives for this call only."""
+        values: dict[str, Any] = {}
+        if not self.match_all:
+            for r, pred in pairs:
+                try:
+                    if pred(evt, values):  # type: ignore[call-arg]
+                        return [r]
+                except Exception as exc:
+                    self._eval_error(r, exc)
+            return []
+        out: list[CompiledRule] = []
+        for r, pred in pairs:
+            try:
+                if pred(evt, values):  # type: ignore[call-arg]
                     out.append(r)
             except Exception as exc:
                 self._eval_error(r, exc)
