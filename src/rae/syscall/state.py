@@ -289,16 +289,16 @@ def _raw_int(evt: Any, i: int, signed: bool) -> Any:
 
 
 _Idx = int | None
-#: event code → (its EventInfo, indexes of fd, name, flags, dev, ino) for the open family
-_OPEN_INDEX: dict[int, tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx]] = {}
+#: event code → (its EventInfo, indexes of fd, name, flags, dev, ino, dirfd) for the open family
+_OPEN_INDEX: dict[int, tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx, _Idx]] = {}
 
 
-def _open_index(info: Any) -> tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx]:
+def _open_index(info: Any) -> tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx, _Idx]:
     got = _OPEN_INDEX.get(info.code)
     if got is None or got[0] is not info:
         pi = info.param_index
         got = _OPEN_INDEX[info.code] = (info, pi.get("fd"), pi.get("name"), pi.get("flags"), pi.get("dev"),
-                                        pi.get("ino"))
+                                        pi.get("ino"), pi.get("dirfd"))
     return got
 
 
@@ -1328,7 +1328,7 @@ class State:
         info = evt.info
         name_ = info.name
         enter = self.enter_event(evt, t)
-        _, i_fd, i_name, i_flags, i_dev, i_ino = _open_index(info)
+        _, i_fd, i_name, i_flags, i_dev, i_ino, i_dirfd = _open_index(info)
         p = evt.params
         n = len(p)
         fd = p[i_fd] if i_fd is not None and i_fd < n else None
@@ -1371,9 +1371,12 @@ class State:
                     src = enter
             if fd < 0:
                 return
-            path = src.arg("name")
-            flags = src.arg("flags") or 0
-            dirfd = src.arg("dirfd")
+            if src is evt and i_flags is not None and i_dirfd is not None and i_flags < n and i_dirfd < n:
+                path, flags, dirfd = p[i_name], p[i_flags] or 0, p[i_dirfd]  # type: ignore[index]
+            else:
+                path = src.arg("name")
+                flags = src.arg("flags") or 0
+                dirfd = src.arg("dirfd")
             tpath = _text(path)
             sdir = self.dirfd_base(evt, t, tpath, dirfd if isinstance(dirfd, int) else AT_FDCWD)
         full, _ = concat_paths(sdir, tpath)
