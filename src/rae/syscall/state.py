@@ -1270,7 +1270,11 @@ class State:
         else:
             if noenter is not None:  # what its enter event would have done
                 t.lastevent_code = code - 1
-                fd = _raw_int(evt, noenter, True) if noenter >= 0 else None
+                if noenter >= 0:  # the exit's handler decodes the rest anyway: decode all at once
+                    p = evt.params
+                    fd = p[noenter] if noenter < len(p) else None
+                else:
+                    fd = None
                 t.lastevent_fd = fd if isinstance(fd, int) else -1
                 t.enter_evt = None
                 t.enter_ts = 0
