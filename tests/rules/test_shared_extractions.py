@@ -193,7 +193,13 @@ def test_an_error_in_one_rule_does_not_stop_the_others_sharing() -> None:
 
 
 def test_buckets_without_repeated_extractions_call_the_plain_conditions() -> None:
-    rs = load(rules(one=f"{OPEN_EXIT} and proc.name = abc", other="evt.type = close and evt.num = 1"))
+    # one candidate, even one that reads proc.name twice: plain (a dict would cost more than it saves)
+    rs = load(
+        rules(
+            one=f"{OPEN_EXIT} and (proc.name = abc or proc.name = abd)",
+            other="evt.type = close and evt.num = 1",
+        )
+    )
     t = Thread("abc")
     assert names(rs.match(ev("openat", "<", t), "syscall")) == ["one"]
     buckets = [entry[1] for entry in rs._index["syscall"].by_code.values()]

@@ -322,7 +322,7 @@ class PathPrefixes:
 
     def __init__(self, items: tuple[str, ...]) -> None:
         self.exact: set[str] = set()
-        self.prefixes: list[str] = []
+        prefixes: list[str] = []
         self.globs: list[list[str]] = []
         for it in items:
             p = it.rstrip("/") or "/"
@@ -330,16 +330,15 @@ class PathPrefixes:
                 self.globs.append([c for c in p.split("/")])
             else:
                 self.exact.add(p)
-                self.prefixes.append("/" if p == "/" else p + "/")
+                prefixes.append("/" if p == "/" else p + "/")
+        #: one ``str.startswith`` call tries them all (no Python loop per event)
+        self.prefixes = tuple(prefixes)
 
     def __call__(self, path: Any) -> bool:
         if not isinstance(path, str):
             return False
-        if path in self.exact:
+        if path in self.exact or path.startswith(self.prefixes):
             return True
-        for pre in self.prefixes:
-            if path.startswith(pre):
-                return True
         if self.globs:
             comps = path.rstrip("/").split("/") if path != "/" else [""]
             for g in self.globs:

@@ -139,10 +139,10 @@ class _SourceIndex:
 
 
 def _bucket(pairs: Pairs) -> Bucket:
-    """Shared extractions when they pay: when some extraction occurs more than once in the
-    candidates' conditions (several rules, or one rule twice), and every condition was generated
-    against one catalog (so equal keys name equal extractions). Otherwise the plain conditions:
-    a dict per event would only add cost."""
+    """Shared extractions when they may pay: when at least two candidates' conditions have an
+    extraction in common, and every condition was generated against one catalog (so equal keys
+    name equal extractions). Otherwise — one candidate (even one repeating a field: measured, the
+    dict costs more than it saves there), or no extraction in common — the plain conditions."""
     cat: Any = None
     seen: set[str] = set()
     repeated = False
@@ -155,9 +155,9 @@ def _bucket(pairs: Pairs) -> Bucket:
                 cat = ex.cat
             elif ex.cat is not cat:
                 return pairs, False
-        for k in ex.used():
-            repeated = repeated or k in seen
-            seen.add(k)
+        keys = set(ex.used())
+        repeated = repeated or not seen.isdisjoint(keys)
+        seen |= keys
     if not repeated:
         return pairs, False
     shared: list[tuple[CompiledRule, Callable[[Any], bool]]] = []
