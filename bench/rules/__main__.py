@@ -1,6 +1,6 @@
 """Rules engine speed: load + compile time, and compiled-condition evaluations per second.
 
-    python -m bench.rules [--repeat N] [--seconds S] [--capture FILE] [--passes P] [--match-only]
+    python -m bench.rules [--repeat N] [--seconds S] [--capture FILE] [--passes P] [--match-only | --shared-only]
 
 * load: ``falco_rules.yaml`` (the 1.0.1 ruleset of the legacy suite and the current one, each)
   together with ``k8s_audit_rules.yaml``, from file text to an indexed `Ruleset`: the first load
@@ -15,6 +15,10 @@
   built-in rules and falco_rules-1.0.1, passes alternated. The capture: ``--capture FILE``;
   else, as root, one recorded here with ``rae capture`` while the bench/live workload runs
   (cached in /tmp); else the corpus captures.
+* match per event, before/after the shared extractions (per-event extraction cache): the same
+  replay, the code-indexed match calling each candidate's plain condition (reproduced below)
+  against the current one, per kind of event — open-family exits, events with no candidate,
+  with one, with several — for the same two rulesets, passes alternated.
 """
 
 from __future__ import annotations
@@ -144,6 +148,58 @@ def name_indexed_match(rs: Any) -> Callable[[Any, str], list[Any]]:
     return match
 
 
+def plain_code_indexed_match(rs: Any) -> Callable[[Any, str], list[Any]]:
+    """`Ruleset.match` as it was before the shared extractions (commit c05466b): the code index,
+    each candidate's plain condition ``pred(evt)``, every extraction run by each check."""
+    index = rs._index
+    match_all = rs.match_all
+    by_code: dict[str, dict[int, Any]] = {s: {} for s in index}
+    by_type: dict[str, dict[str, Any]] = {s: {} for s in index}
+
+    def match(evt: Any, source: str) -> list[Any]:
+        idx = index.get(source)
+        if idx is None:
+            return []
+        if evt.__class__ is idx.event_class:
+            codes = by_code[source]
+            entry = codes.get(evt.code)
+            if entry is None or entry[0] is not evt.info:
+                info = evt.info
+                pairs = {} if info.name == "syscall" else idx.key_pairs(info.name, info.dir)
+                entry = codes[evt.code] = (info, pairs)
+            pairs = entry[1]
+            if pairs.__class__ is dict:
+                names = pairs
+                pairs = names.get(evt.evtype)
+                if pairs is None:
+                    pairs = names[evt.evtype] = idx.key_pairs(evt.evtype, evt.info.dir)
+        else:
+            types = by_type[source]
+            pairs = types.get(evt.evtype)
+            if pairs is None:
+                pairs = types[evt.evtype] = tuple((r, r.match) for r in idx.for_type(evt.evtype))
+        if not pairs:
+            return []
+        if not match_all:
+            for r, pred in pairs:
+                try:
+                    if pred(evt):
+                        return [r]
+                except Exception as exc:
+                    rs._eval_error(r, exc)
+            return []
+        out = []
+        for r, pred in pairs:
+            try:
+                if pred(evt):
+                    out.append(r)
+            except Exception as exc:
+                rs._eval_error(r, exc)
+        return out
+
+    return match
+
+
 def record_live_capture(path: Path, seconds: float = 4.0, rate: float = 600.0) -> None:
     """``rae capture`` (all default syscalls, whole host) while the bench/live workload runs paced."""
     argv = [sys.executable, "-m", "rae.cli", "capture", "-w", str(path), "--seconds", str(seconds + 3)]
@@ -230,16 +286,93 @@ def bench_match_index(files: list[str], rules: list[str], passes: int) -> dict[s
     }
 
 
+OPEN_FAMILY = frozenset(("open", "openat", "openat2", "creat"))
+
+
+def _timed_pass_by_kind(
+    files: list[str], match: Callable[[Any, str], Any], kinds: list[str]
+) -> dict[str, list[int]]:
+    """Per kind of event (``kinds[i]`` for the i-th event): [events, nanoseconds in ``match``]."""
+    clock = time.perf_counter_ns
+    out: dict[str, list[int]] = {k: [0, 0] for k in set(kinds)}
+    for evt, kind in zip(_replayed(files), kinds, strict=True):
+        t = clock()
+        match(evt, "syscall")
+        d = clock() - t
+        acc = out[kind]
+        acc[0] += 1
+        acc[1] += d
+    return out
+
+
+def bench_shared_extractions(files: list[str], rules: list[str], passes: int) -> dict[str, object]:
+    from rae.rules import load_rules
+
+    rs = load_rules(rules)
+    old = plain_code_indexed_match(rs)
+    new = rs.match
+    kinds: list[str] = []
+    same = 0
+    for evt in _replayed(files):
+        same += [r.name for r in old(evt, "syscall")] == [r.name for r in new(evt, "syscall")]
+        n_cand = len(rs.candidates("syscall", evt.evtype, evt.info.dir))
+        if evt.evtype in OPEN_FAMILY and evt.info.dir == "<":
+            kinds.append("open-family exits")
+        else:
+            kinds.append("no candidate" if n_cand == 0 else "one candidate" if n_cand == 1 else "several candidates")
+    n = len(kinds)
+
+    def noop(evt: Any, source: str) -> None:
+        return None
+
+    clock_ns = min(_timed_pass(files, noop)[1] for _ in range(2)) / n
+    runs: dict[str, list[dict[str, list[int]]]] = {"old": [], "new": []}
+    for i in range(passes):
+        for name, fn in (("old", old), ("new", new)) if i % 2 == 0 else (("new", new), ("old", old)):
+            runs[name].append(_timed_pass_by_kind(files, fn, kinds))
+
+    def per_event(name: str, kind: str | None) -> float:
+        vals = []
+        for run in runs[name]:
+            items = run.items() if kind is None else [(kind, run[kind])]
+            cnt = sum(c for _, (c, _ns) in items)
+            vals.append(sum(ns for _, (_c, ns) in items) / cnt - clock_ns)
+        return statistics.median(vals)
+
+    figures: dict[str, object] = {}
+    for kind in [None, *sorted(set(kinds))]:
+        o, w = per_event("old", kind), per_event("new", kind)
+        label = kind or "all events"
+        figures[label] = {
+            "events": n if kind is None else kinds.count(kind),
+            "old_ns": round(o),
+            "new_ns": round(w),
+            "new_over_old": round(w / o, 3) if o > 0 else None,
+        }
+    shared_buckets = sum(
+        1 for _, b in rs._index["syscall"].by_code.values() if b.__class__ is tuple and b[1]
+    )
+    return {
+        "what": "Ruleset.match per event, plain conditions (old) vs shared extractions (new)",
+        "rules": [Path(r).name for r in rules],
+        "events": n,
+        "identical_results": same == n,
+        "code_buckets_with_shared_extractions": shared_buckets,
+        "match_ns_per_event": figures,
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.rules", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=15)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--capture", help="capture for the match-per-event figure (default: see above)")
     p.add_argument("--passes", type=int, default=4, help="timed replays per path (alternated)")
-    p.add_argument("--match-only", action="store_true", help="only the match-per-event figure")
+    p.add_argument("--match-only", action="store_true", help="only the match-per-event figures")
+    p.add_argument("--shared-only", action="store_true", help="only the shared-extractions figure")
     args = p.parse_args()
     k8s = str(UP / "k8s_audit_rules.yaml")
-    if not args.match_only:
+    if not (args.match_only or args.shared_only):
         for rules in ("falco_rules-1.0.1.yaml", "falco_rules.yaml"):
             print(json.dumps(bench_load([str(UP / rules), k8s], args.repeat)), flush=True)
         for r in bench_eval(args.seconds):
@@ -247,7 +380,9 @@ def main() -> None:
     files, what = capture_files(args.capture)
     print(json.dumps({"capture": what}), flush=True)
     for rules in ([str(ROOT / "rules")], [str(UP / "falco_rules-1.0.1.yaml")]):
-        print(json.dumps(bench_match_index(files, rules, args.passes)), flush=True)
+        if not args.shared_only:
+            print(json.dumps(bench_match_index(files, rules, args.passes)), flush=True)
+        print(json.dumps(bench_shared_extractions(files, rules, args.passes)), flush=True)
 
 
 if __name__ == "__main__":
