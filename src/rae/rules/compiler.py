@@ -48,11 +48,11 @@ __all__ = [
     "Extractions",
     "KeyedPredicate",
     "Operand",
+    "compile_bucket",
     "compile_condition",
     "extractions",
     "keyed_predicate",
     "resolve_operand",
-    "shared_form",
 ]
 
 #: Fields that, without an index, test every ancestor ("any ancestor matches").
@@ -89,7 +89,7 @@ class CompiledOperand:
     field: ResolvedField | None
     text: str
     #: what the extraction depends on (field, argument, transformers): equal keys, equal values
-    #: for one event — the key of the per-event extraction cache (`shared_form`)
+    #: for one event — the key of the per-event extraction cache (`compile_bucket`)
     key: str
 
 
@@ -612,30 +612,27 @@ def _field_compare(op: str, left: CompiledOperand, right: CompiledOperand, pos: 
 # -- the per-event extraction cache ------------------------------------------------------------
 #
 # Rules of one ruleset check the same fields again and again (every open-family rule reads
-# fd.name, evt.is_open_write, proc.name… of an openat exit). `Ruleset.match` therefore calls,
-# for events with several candidates, a second form of each condition — ``pred(evt, values)`` —
-# that reads each extraction through ``values``, a dict made for that one call: the first
-# check of a (field, argument, transformers) extraction calls the extractor and stores the
-# result under the operand's `CompiledOperand.key`, later checks of any rule in the same call
-# read it. An extractor that raises stores nothing, so every rule asking for it raises and is
-# counted, as without the cache. Nothing outlives the call: no value can serve another event,
-# and a caller evaluating one event twice (after the state changed) extracts again.
+# fd.name, evt.is_open_write, proc.name… of an openat exit). For a bucket of candidates that
+# share extractions, `Ruleset.match` calls one function joining their conditions
+# (`compile_bucket`): each distinct (field, argument, transformers) extraction — the operand's
+# `CompiledOperand.key` — is a local variable of that call, set by the first check that needs it
+# and read by every later one, whichever rule. An extractor that raises sets nothing, so every
+# rule asking for it raises and is counted, as without the cache. Nothing outlives the call: no
+# value can serve another event, and a caller evaluating one event twice (after the state
+# changed) extracts again.
 
 #: an extraction in generated source: only extractor globals are named ``_x<N>``, and constants
 #: are never inlined as literals, so this matches nothing else
 _SHARED_CALL = re.compile(r"\b(_x\d+)\(evt\)")
-_SHARED_DEF = re.compile(r"\Adef (\w+)\(evt\):")
 
 
 @dataclass(eq=False, slots=True)
 class Extractions:
-    """What a generated condition extracts: enough to build its per-event-cache form on demand
-    (the form costs nothing until a ruleset bucket with shared extractions asks for it)."""
+    """What a generated condition extracts: enough to join it with others (`compile_bucket`)."""
 
     src: str = field(repr=False)  # the generated source (the function's ``__doc__``)
     keys: dict[str, str] = field(repr=False)  # extractor global → its operand's key
     cat: FieldCatalog | None  # the catalog the keys are names in (None: no extraction)
-    shared: Callable[[Any, dict[str, Any]], bool] | None = field(default=None, repr=False)
 
     def used(self) -> list[str]:
         """The keys of the source's extractions, in source order, repeats included."""
@@ -648,38 +645,76 @@ def extractions(fn: Callable[..., Any]) -> Extractions | None:
     return ex if isinstance(ex, Extractions) else None
 
 
-def _const_key(key: str) -> str:
-    """``key`` spelt with letters, digits and ``_`` only (one-to-one): Python interns such string
-    constants, so every rule's lookups hit the dict's key by identity."""
-    return "".join(c if c.isascii() and c.isalnum() else f"_{ord(c):06x}" for c in key)
+#: the globals a generated condition defines (constants, extractors, temporaries): renamed per
+#: rule when several conditions are joined into one function
+_GEN_NAME = re.compile(r"\b(_[cxspmgrft]\d+)\b")
+_GEN_BODY = re.compile(r"\Adef \w+\(evt\):\n    return (.*)\n\Z", re.S)
 
 
-def _shared_source(ex: Extractions) -> str:
-    def cached(m: re.Match[str]) -> str:
-        k = repr(_const_key(ex.keys[m.group(1)]))
-        return f"(_v[{k}] if {k} in _v else _v.setdefault({k}, {m.group(0)}))"
+class _NotYet:
+    """The value of an extraction not made yet in a bucket function."""
 
-    src = _SHARED_DEF.sub(r"def \1_v(evt, _v):", ex.src, count=1)
-    return _SHARED_CALL.sub(cached, src)
+    __slots__ = ()
 
 
-def shared_form(fn: Callable[[Any], bool]) -> Callable[[Any, dict[str, Any]], bool] | None:
-    """``fn`` as ``pred(evt, values)``: the same condition, each extraction read through
-    ``values`` (one dict per event and per `Ruleset.match` call); compiled on first use, in
-    ``fn``'s namespace. None when ``fn`` was not generated here."""
-    ex = extractions(fn)
-    if ex is None:
-        return None
-    got = ex.shared
-    if got is None:
-        src = _shared_source(ex)
-        defined: dict[str, Any] = {}  # a dict of its own: two threads may compile at once
-        where = fn.__code__.co_filename.removesuffix(">") + ", shared extractions>"
-        exec(compile(src, where, "exec"), fn.__globals__, defined)
-        got = next(iter(defined.values()))
-        got.__doc__ = src
-        ex.shared = got
-    return got
+_NOT_YET = _NotYet()
+
+
+def compile_bucket(
+    rules: tuple[Any, ...], preds: tuple[Callable[[Any], bool], ...], match_all: bool, where: str
+) -> Callable[[Any, Callable[[Any, Exception], None]], list[Any]] | None:
+    """One function ``(evt, on_error) -> matching rules`` for the candidates of one ruleset bucket:
+    each condition (``preds[i]``, for ``rules[i]``) in order, in a ``try`` of its own as
+    `Ruleset.match` runs them (``on_error(rule, exc)`` counts an error, the next rule is tried;
+    ``first`` returns at the first match). Each distinct extraction is a local variable of the
+    call, set by the first check that needs it and read by every later one, whichever rule: the
+    per-event extraction cache, in its cheapest form (no dict, no call per rule). An extractor
+    that raises sets nothing, so the next rule asking raises too. None when a predicate was not
+    generated here."""
+    ns: dict[str, Any] = {"_NOT_YET": _NOT_YET}
+    local_of: dict[str, str] = {}  # extraction key → local variable
+    body: list[str] = []
+    for i, (rule, fn) in enumerate(zip(rules, preds, strict=True)):
+        ex = extractions(fn)
+        if ex is None:
+            return None
+        if not ex.src:
+            expr = "True"
+        else:
+            m = _GEN_BODY.match(ex.src)
+            if m is None:
+                return None
+            keys = ex.keys
+
+            def cached(mm: re.Match[str], keys: dict[str, str] = keys) -> str:
+                loc = local_of.setdefault(keys[mm.group(1)], f"_k{len(local_of)}")
+                return f"({loc} if {loc} is not _M else ({loc} := {mm.group(0)}))"
+
+            suffix = f"_{i}"
+            expr = _GEN_NAME.sub(lambda mm, sfx=suffix: mm.group(1) + sfx, _SHARED_CALL.sub(cached, m.group(1)))
+            for name, value in fn.__globals__.items():
+                if _GEN_NAME.fullmatch(name):
+                    ns[f"{name}_{i}"] = value
+        ns[f"_R{i}"] = rule
+        hit = f"_out.append(_R{i})" if match_all else f"return [_R{i}]"
+        body += [
+            "    try:",
+            f"        if {expr}:",
+            f"            {hit}",
+            "    except Exception as _e:",
+            f"        _err(_R{i}, _e)",
+        ]
+    head = ["def _bucket(evt, _err):", "    _M = _NOT_YET"]
+    if local_of:
+        head.append("    " + " = ".join(local_of.values()) + " = _M")
+    if match_all:
+        head.append("    _out = []")
+    src = "\n".join([*head, *body, "    return _out" if match_all else "    return []", ""])
+    defined: dict[str, Any] = {}
+    exec(compile(src, f"<bucket {where}>", "exec"), ns, defined)
+    fn_b: Callable[[Any, Callable[[Any, Exception], None]], list[Any]] = defined["_bucket"]
+    fn_b.__doc__ = src
+    return fn_b
 
 
 @dataclass(eq=False, slots=True)
@@ -779,11 +814,7 @@ def _always(evt: Any) -> bool:
     return True
 
 
-def _always_v(evt: Any, values: dict[str, Any]) -> bool:
-    return True
-
-
-_always.extractions = Extractions("", {}, None, _always_v)  # type: ignore[attr-defined]
+_always.extractions = Extractions("", {}, None)  # type: ignore[attr-defined]
 
 
 def _compile(

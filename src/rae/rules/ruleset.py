@@ -28,7 +28,7 @@ from typing import Any
 
 from rae.alerts import Alert
 from rae.priority import Priority
-from rae.rules.compiler import extractions, keyed_predicate, shared_form
+from rae.rules.compiler import compile_bucket, extractions, keyed_predicate
 from rae.rules.errors import LoadResult
 from rae.rules.evttypes import TypeSet
 from rae.rules.formatter import OutputFormat
@@ -69,9 +69,11 @@ class CompiledRule:
 
 
 Pairs = tuple[tuple[CompiledRule, Callable[[Any], bool]], ...]
-#: what `Ruleset.match` runs for one bucket: the candidates with the predicates to call, and
-#: whether those are the shared-extraction forms, called as ``pred(evt, values)``
-Bucket = tuple[Pairs, bool]
+#: ``(evt, on_error) -> matching rules``: a bucket's candidates joined into one function
+Joined = Callable[[Any, Callable[[CompiledRule, Exception], None]], list[CompiledRule]]
+#: what `Ruleset.match` runs for one bucket: the candidates with the predicates to call, or the
+#: function joining them (`rae.rules.compiler.compile_bucket`, extractions shared)
+Bucket = tuple[Pairs, Joined | None]
 
 #: bound on the lazily built buckets (event-type names, codes, generic-event names)
 _MAX_BUCKETS = 4096
@@ -80,6 +82,7 @@ _MAX_BUCKETS = 4096
 @dataclass(slots=True)
 class _SourceIndex:
     rules: tuple[CompiledRule, ...]
+    match_all: bool = False
     #: the event class indexed by code (`SyscallEvent` for the syscall source), else None
     event_class: type | None = None
     by_type: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
@@ -99,7 +102,7 @@ class _SourceIndex:
         """The name index: candidates with their whole conditions."""
         got = self.by_type_pairs.get(evtype)
         if got is None:
-            got = _bucket(tuple((r, r.match) for r in self.for_type(evtype)))
+            got = _bucket(tuple((r, r.match) for r in self.for_type(evtype)), self.match_all, evtype)
             if len(self.by_type_pairs) < _MAX_BUCKETS:
                 self.by_type_pairs[evtype] = got
         return got
@@ -126,46 +129,42 @@ class _SourceIndex:
         if info.name == "syscall":  # generic: the type comes from the syscall id, per event
             entry = (info, {})
         else:
-            entry = (info, _bucket(self.key_pairs(info.name, info.dir)))
+            entry = (info, _bucket(self.key_pairs(info.name, info.dir), self.match_all, info.name + info.dir))
         if evt.code not in self.by_code and len(self.by_code) < _MAX_BUCKETS:
             self.by_code[evt.code] = entry
         return entry
 
     def generic_pairs(self, names: dict[str, Bucket], evtype: str, direction: str) -> Bucket:
-        got = _bucket(self.key_pairs(evtype, direction))
+        got = _bucket(self.key_pairs(evtype, direction), self.match_all, evtype + direction)
         if len(names) < _MAX_BUCKETS:
             names[evtype] = got
         return got
 
 
-def _bucket(pairs: Pairs) -> Bucket:
-    """Shared extractions when they may pay: when at least two candidates' conditions have an
-    extraction in common, and every condition was generated against one catalog (so equal keys
-    name equal extractions). Otherwise — one candidate (even one repeating a field: measured, the
-    dict costs more than it saves there), or no extraction in common — the plain conditions."""
+def _bucket(pairs: Pairs, match_all: bool, where: str) -> Bucket:
+    """Candidates joined into one function when at least two share an extraction and every
+    condition was generated against one catalog (so equal keys name equal extractions); the
+    plain conditions otherwise — one candidate, or nothing in common (measured: sharing costs
+    more than it saves there)."""
     cat: Any = None
     seen: set[str] = set()
     repeated = False
     for _, pred in pairs:
         ex = extractions(pred)
         if ex is None:
-            return pairs, False
+            return pairs, None
         if ex.cat is not None:
             if cat is None:
                 cat = ex.cat
             elif ex.cat is not cat:
-                return pairs, False
+                return pairs, None
         keys = set(ex.used())
         repeated = repeated or not seen.isdisjoint(keys)
         seen |= keys
     if not repeated:
-        return pairs, False
-    shared: list[tuple[CompiledRule, Callable[[Any], bool]]] = []
-    for r, pred in pairs:
-        form = shared_form(pred)
-        assert form is not None  # every pred has its Extractions
-        shared.append((r, form))  # type: ignore[arg-type]
-    return tuple(shared), True
+        return pairs, None
+    rules = tuple(r for r, _ in pairs)
+    return pairs, compile_bucket(rules, tuple(p for _, p in pairs), match_all, where)
 
 
 def _code_indexed_class(source: str) -> type | None:
@@ -207,7 +206,9 @@ class Ruleset:
         for r in self.rules:
             if r.enabled:
                 by_source.setdefault(r.source, []).append(r)
-        self._index = {s: _SourceIndex(tuple(rs), _code_indexed_class(s)) for s, rs in by_source.items()}
+        self._index = {
+            s: _SourceIndex(tuple(rs), self.match_all, _code_indexed_class(s)) for s, rs in by_source.items()
+        }
 
     @property
     def warnings(self) -> list[Any]:
@@ -259,9 +260,9 @@ class Ruleset:
             bucket = idx.by_type_pairs.get(evtype)  # type: ignore[assignment]
             if bucket is None:
                 bucket = idx.type_pairs(evtype)
-        pairs, shared = bucket  # type: ignore[misc]
-        if shared:
-            return self._run_shared(pairs, evt)
+        pairs, joined = bucket  # type: ignore[misc]
+        if joined is not None:
+            return joined(evt, self._eval_error)  # type: ignore[no-any-return]
         return self._run(pairs, evt) if pairs else []
 
     def _run(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
@@ -277,26 +278,6 @@ class Ruleset:
         for r, pred in pairs:
             try:
                 if pred(evt):
-                    out.append(r)
-            except Exception as exc:
-                self._eval_error(r, exc)
-        return out
-
-    def _run_shared(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
-        """`_run` with the shared-extraction forms: ``values`` lives for this call only."""
-        values: dict[str, Any] = {}
-        if not self.match_all:
-            for r, pred in pairs:
-                try:
-                    if pred(evt, values):  # type: ignore[call-arg]
-                        return [r]
-                except Exception as exc:
-                    self._eval_error(r, exc)
-            return []
-        out: list[CompiledRule] = []
-        for r, pred in pairs:
-            try:
-                if pred(evt, values):  # type: ignore[call-arg]
                     out.append(r)
             except Exception as exc:
                 self._eval_error(r, exc)
