@@ -15,6 +15,10 @@ evaluated on enter events, whether the pin is a top-level conjunct or in every b
 ``or``), and it is called with what remains (`rae.rules.compiler.KeyedPredicate`). The result
 is the same rules in the same order as evaluating every enabled rule's whole condition; other
 events (no ``SyscallEvent``, other sources) use the name index.
+
+In a bucket whose candidates share extractions, they are joined into one function per bucket
+(`rae.rules.compiler.compile_bucket`): each extraction runs at most once per call, whichever
+rules ask for it (libsinsp's filter cache), with the same results and error counting.
 """
 
 from __future__ import annotations
