@@ -669,7 +669,8 @@ def compile_bucket(
     ``first`` returns at the first match). Each distinct extraction is a local variable of the
     call, set by the first check that needs it and read by every later one, whichever rule: the
     per-event extraction cache, in its cheapest form (no dict, no call per rule). An extractor
-    that raises sets nothing, so the next rule asking raises too. None when a predicate was not
+    that raises sets nothing, so the next rule asking raises too. The predicates must come from
+    one catalog (equal keys, equal extractions: `Ruleset` checks). None when a predicate was not
     generated here."""
     ns: dict[str, Any] = {"_NOT_YET": _NOT_YET}
     local_of: dict[str, str] = {}  # extraction key → local variable
