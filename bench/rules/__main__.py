@@ -152,7 +152,7 @@ def plain_code_indexed_match(rs: Any) -> Callable[[Any, str], list[Any]]:
     """`Ruleset.match` as it was before the shared extractions (commit c05466b): the code index,
     each candidate's plain condition ``pred(evt)``, every extraction run by each check."""
     index = rs._index
-    match_all = rs.match_all
+    run = rs._run
     by_code: dict[str, dict[int, Any]] = {s: {} for s in index}
     by_type: dict[str, dict[str, Any]] = {s: {} for s in index}
 
@@ -178,24 +178,7 @@ def plain_code_indexed_match(rs: Any) -> Callable[[Any, str], list[Any]]:
             pairs = types.get(evt.evtype)
             if pairs is None:
                 pairs = types[evt.evtype] = tuple((r, r.match) for r in idx.for_type(evt.evtype))
-        if not pairs:
-            return []
-        if not match_all:
-            for r, pred in pairs:
-                try:
-                    if pred(evt):
-                        return [r]
-                except Exception as exc:
-                    rs._eval_error(r, exc)
-            return []
-        out = []
-        for r, pred in pairs:
-            try:
-                if pred(evt):
-                    out.append(r)
-            except Exception as exc:
-                rs._eval_error(r, exc)
-        return out
+        return run(pairs, evt) if pairs else []  # the loop over the plain conditions, unchanged
 
     return match
 
