@@ -17,7 +17,7 @@ import pytest
 
 from rae.k8s_audit.replay import open_audit_source
 from rae.rules import LoadOptions, compile_filter, load_rules, load_rules_results
-from rae.rules.compiler import extractions
+from rae.rules.compiler import Extractions, compile_bucket, extractions
 from rae.rules.ruleset import Ruleset
 from rae.syscall.event_table import EVENTS, code_of
 from rae.syscall.events import SyscallEvent
@@ -242,3 +242,21 @@ def test_k8s_audit_rules_match_as_their_whole_conditions(
     assert rs.eval_errors == 0
     # the cache was in use: some ka.verb bucket repeats an extraction
     assert any(joined for _, joined in rs._index["k8s_audit"].by_type_pairs.values())
+
+
+def test_a_name_the_joining_does_not_know_keeps_the_plain_conditions() -> None:
+    # a condition whose source uses a generated name of a kind the renaming misses: joining it
+    # would fail at run time (NameError, counted as an evaluation error), so nothing is joined
+    src = "def _match(evt):\n    return _zz1(evt) and _x1(evt)\n"
+    ns: dict[str, Any] = {"_zz1": lambda e: True, "_x1": lambda e: True}
+    exec(src, ns)
+    fn = ns["_match"]
+    fn.extractions = Extractions(src, {"_x1": "proc.name"}, None)
+    assert compile_bucket(("a", "b"), (fn, fn), False, "t") is None
+    # the conditions the compiler generates join
+    rs = load(SEVERAL)
+    joined = compile_bucket(tuple(rs.rules), tuple(r.match for r in rs.rules), True, "t")
+    assert joined is not None
+    errors: list[Any] = []
+    assert names(joined(ev("openat", "<", Thread("abc")), lambda r, e: errors.append(r))) == ALL_OF_THEM
+    assert not errors

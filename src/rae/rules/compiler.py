@@ -20,7 +20,8 @@ import fnmatch
 import ipaddress
 import os.path
 import re
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -645,10 +646,20 @@ def extractions(fn: Callable[..., Any]) -> Extractions | None:
     return ex if isinstance(ex, Extractions) else None
 
 
-#: the globals a generated condition defines (constants, extractors, temporaries): renamed per
-#: rule when several conditions are joined into one function
-_GEN_NAME = re.compile(r"\b(_[cxspmgrft]\d+)\b")
+#: the globals a generated condition defines (constants, extractors, temporaries: `_Gen.bind`
+#: and `_Gen.tmp` names, ``_<letter><N>``): renamed per rule when several conditions are joined
+#: into one function; ``_k<N>`` is left for the joined function's extraction locals
+_GEN_NAME = re.compile(r"\b(_[a-jl-z]\d+)\b")
 _GEN_BODY = re.compile(r"\Adef \w+\(evt\):\n    return (.*)\n\Z", re.S)
+
+
+def _names(code: types.CodeType) -> Iterator[str]:
+    """The global and attribute names ``code`` and the code nested in it use: generated names
+    start with ``_``, the methods and builtins generated code calls do not."""
+    yield from code.co_names
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            yield from _names(c)
 
 
 class _NotYet:
@@ -712,7 +723,11 @@ def compile_bucket(
         head.append("    _out = []")
     src = "\n".join([*head, *body, "    return _out" if match_all else "    return []", ""])
     defined: dict[str, Any] = {}
-    exec(compile(src, f"<bucket {where}>", "exec"), ns, defined)
+    code = compile(src, f"<bucket {where}>", "exec")
+    fn_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    if any(n.startswith("_") and n not in ns for n in _names(fn_code)):
+        return None  # a generated name the renaming missed (a new kind?): keep the plain conditions
+    exec(code, ns, defined)
     fn_b: Callable[[Any, Callable[[Any, Exception], None]], list[Any]] = defined["_bucket"]
     fn_b.__doc__ = src
     return fn_b
