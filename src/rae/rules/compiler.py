@@ -409,6 +409,8 @@ class _Gen:
 
     # one comparison of a single value `v` (a Python expression) against the constant(s)
     def single(self, op: str, o: CompiledOperand, right: Value | ListValue, v: str, pos: Pos) -> str:
+        if " " in op:
+            return self.modified(op, o, right, v, pos)
         k = o.kind
         if isinstance(right, ListValue):
             vals = right.values
@@ -479,6 +481,27 @@ class _Gen:
             return f"({r}({v}) is not None)"
         raise CompileError(f"unknown operator '{op}'", pos)
 
+    def modified(self, op: str, o: CompiledOperand, right: Value | ListValue, v: str, pos: Pos) -> str:
+        """``op oneof|anyof|allof (r1, r2…)`` on one value: the plain ``op`` against each item,
+        true when exactly one, at least one, or every item matches; an empty list is false
+        (libsinsp's ``compare_rhs_with_mod``)."""
+        base, mod = op.split(" ", 1)
+        if base in ("in", "intersects", "pmatch") or base in ("<", "<=", ">", ">="):
+            raise CompileError(f"operator '{base}' does not accept the '{mod}' modifier", pos)
+        if o.kind in (Kind.IPADDR, Kind.IPNET) and base not in ("=", "==", "!="):
+            raise CompileError(f"'{base}' with modifier not supported for ip address and network filters", pos)
+        vals = right.values if isinstance(right, ListValue) else (right.value,)
+        if not vals:
+            return "False"
+        parts = [self.single(base, o, Value(x, right.pos), v, pos) for x in vals]
+        if mod == "anyof":
+            return "(" + " or ".join(parts) + ")"
+        if mod == "allof":
+            return "(" + " and ".join(parts) + ")"
+        if mod == "oneof":
+            return "((" + ") + (".join(parts) + ") == 1)"
+        raise CompileError(f"unknown operator modifier '{mod}'", pos)
+
     def in_set(self, o: CompiledOperand, vals: tuple[str, ...], v: str, pos: Pos) -> str:
         if o.kind in (Kind.IPADDR, Kind.IPNET):
             items = [_to_ip(x, pos, o.text, allow_net=True) for x in vals]
@@ -516,7 +539,7 @@ class _Gen:
             # a tuple of both ends, or a single value for a listening socket
             u = self.tmp()
             inner = self.single(op, o, right, u, pos)
-            quant = "all" if op == "!=" else "any"
+            quant = "all" if op.split(" ", 1)[0] == "!=" else "any"
             return (
                 f"(({t} := {x}) is not None and "
                 f"{quant}({inner} for {u} in ({t} if isinstance({t}, tuple) else ({t},))))"

@@ -11,6 +11,7 @@ Grammar (blanks are `` \t\b\r\n``; every production may be preceded by blanks)::
     Condition   := "exists"
                  | NumOp (Hex | Number | RhsOperand)
                  | StrOp (RhsOperand | Quoted | Bare)
+                 | StrOp blank Modifier ("(" [Item ("," Item)*] ")" | Identifier)
                  | ListOp ("(" [Item ("," Item)*] ")" | RhsOperand | Identifier)
     RhsOperand  := "val(" FieldName ["[" arg "]"] ")" | Transformer "(" Operand ")"
     Item        := Quoted | Bare
@@ -18,6 +19,8 @@ Grammar (blanks are `` \t\b\r\n``; every production may be preceded by blanks)::
     StrOp       := "==" | "=" | "!=" | ("glob" | "iglob" | "contains" | "icontains" | "bcontains"
                    | "startswith" | "bstartswith" | "endswith" | "regex") blank
     ListOp      := "intersects" | "in" | "pmatch"
+    Modifier    := ("oneof" | "anyof" | "allof") blank     (not followed by an "and"/"or"/"not"
+                                                             word; else it is read as a Bare value)
     Transformer := "tolower" | "toupper" | "b64" | "basename" | "len"
 
     Identifier  := [a-zA-Z]+[a-zA-Z0-9_]*
@@ -57,6 +60,7 @@ from rae.rules.ast import (
 __all__ = [
     "LIST_OPS",
     "MAX_DEPTH",
+    "MODIFIERS",
     "NUM_OPS",
     "OPERATORS",
     "STR_OPS",
@@ -95,6 +99,10 @@ _RX_HEX = re.compile(r"0[xX][0-9a-zA-Z]+")
 _RX_NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
 _RX_BARE = re.compile(r"[^()\"'\s=,]+")
 _RX_WORD_STR_OP = re.compile(r"(?:" + "|".join(sorted(_WORD_STR_OPS, key=len, reverse=True)) + r")(?=[ \t\b\r\n])")
+#: a string-operator modifier (Falco 0.44) and the blank that must follow it
+_RX_MODIFIER = re.compile(r"(?:oneof|anyof|allof)[ \t\b\r\n]+")
+_RX_BOOL_KEYWORD = re.compile(r"(?:and|or|not)(?![a-zA-Z0-9])")
+MODIFIERS = ("oneof", "anyof", "allof")
 _RX_TRANSFORMER = re.compile(r"(" + "|".join(TRANSFORMERS) + r")\(")
 
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", " ": "\\", "\\": "\\", "/": "/"}
@@ -358,14 +366,45 @@ class _Parser:
                 return BinaryCheck(left, op, self.parse_num_value(), pos)
         for op in _SYMBOL_STR_OPS:
             if self.lit(op):
-                return BinaryCheck(left, op, self.parse_str_value(), pos)
+                return self.parse_str_rest(left, op, pos)
         if self.rx(_RX_WORD_STR_OP):
             op = self.last
-            return BinaryCheck(left, op, self.parse_str_value(), pos)
+            return self.parse_str_rest(left, op, pos)
         for op in LIST_OPS:
             if self.lit(op):
                 return BinaryCheck(left, op, self.parse_list_value(), pos)
         raise self.fail(f"expected a valid check operator: one of {_operator_list()}")
+
+    def parse_str_rest(self, left: Operand, op: str, pos: Pos) -> BinaryCheck:
+        """After a string operator: a modifier and its list, or a string value / rhs operand.
+
+        The modifier needs a blank before and after it, a list or an identifier after it, and
+        no ``and``/``or``/``not`` word there; otherwise the word is read back as a plain value.
+        """
+        had_blank = self.blank()
+        saved = (self.i, self.line, self.line_start, self.last)
+        if had_blank and self.rx(_RX_MODIFIER):
+            mod = self.last.rstrip(_BLANKS)
+            if self._list_value_follows() and not self._bool_keyword_follows():
+                return BinaryCheck(left, f"{op} {mod}", self.parse_modifier_list(), pos)
+        self.i, self.line, self.line_start, self.last = saved
+        return BinaryCheck(left, op, self.parse_str_value(), pos)
+
+    def _list_value_follows(self) -> bool:
+        return self.text.startswith("(", self.i) or _RX_IDENTIFIER.match(self.text, self.i) is not None
+
+    def _bool_keyword_follows(self) -> bool:
+        m = _RX_BOOL_KEYWORD.match(self.text, self.i)
+        return m is not None
+
+    def parse_modifier_list(self) -> ListValue | Value:
+        self.blank()
+        pos = self.pos()
+        if self.lit("("):
+            return self.parse_list_items(pos)
+        if self.rx(_RX_IDENTIFIER):
+            return Value(self.last, pos)
+        raise self.fail("expected a list or an identifier")
 
     def try_rhs_operand(self) -> Operand | None:
         self.blank()
@@ -411,24 +450,28 @@ class _Parser:
             return self.last
         return None
 
+    def parse_list_items(self, pos: Pos) -> ListValue:
+        """The rest of a list value after its ``(``."""
+        values: list[str] = []
+        first = self._list_item()
+        if first is not None:
+            values.append(first)
+            self.blank()
+            while self.lit(","):
+                item = self._list_item()
+                if item is None:
+                    raise self.fail("expected a string value")
+                values.append(item)
+                self.blank()
+        if not self.lit(")"):
+            raise self.fail("expected a ')' token")
+        return ListValue(tuple(values), pos)
+
     def parse_list_value(self) -> ListValue | Value | Operand:
         self.blank()
         pos = self.pos()
         if self.lit("("):
-            values: list[str] = []
-            first = self._list_item()
-            if first is not None:
-                values.append(first)
-                self.blank()
-                while self.lit(","):
-                    item = self._list_item()
-                    if item is None:
-                        raise self.fail("expected a string value")
-                    values.append(item)
-                    self.blank()
-            if not self.lit(")"):
-                raise self.fail("expected a ')' token")
-            return ListValue(tuple(values), pos)
+            return self.parse_list_items(pos)
         rhs = self.try_rhs_operand()
         if rhs is not None:
             return rhs
