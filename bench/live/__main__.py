@@ -157,6 +157,18 @@ class EngineProc:
             return self.proc.wait()
 
 
+def probe_ns() -> int:
+    """Nanoseconds the probe's programs ran so far (all CPUs, every process's syscalls), from the
+    kernel's BPF run-time statistics (``kernel.bpf_stats_enabled``, set by `main`): the probe's
+    own cost, which the engine's CPU share does not include — it is paid inside the syscalls."""
+    try:
+        out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, timeout=10)
+        progs = json.loads(out.stdout or "[]")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return 0
+    return sum(int(q.get("run_time_ns", 0)) for q in progs if str(q.get("name", "")).startswith("rae_"))
+
+
 def catch_up(engine: EngineProc, rate: float, limit: float = 5.0) -> tuple[float, dict[str, float]]:
     """Seconds until the engine's record counter settles after the workload ended (it was behind by
     that much), and the counters then. Settled: fewer new records in 0.1 s than 10% of ``rate``
@@ -174,9 +186,10 @@ def catch_up(engine: EngineProc, rate: float, limit: float = 5.0) -> tuple[float
 def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
             rate: float | None = None) -> dict[str, Any]:
     """One workload run with the engine: rounds/s, engine CPU share, events/s into it, drops, lag."""
-    c0, cpu0, t0 = engine.counters(), engine.cpu_seconds(), time.monotonic()
+    c0, cpu0, t0, p0 = engine.counters(), engine.cpu_seconds(), time.monotonic(), probe_ns()
     rounds = workload(workers, seconds, tmpdir, rate)
     elapsed = time.monotonic() - t0
+    probe = probe_ns() - p0
     c1 = engine.counters()
     ev_rate = (c1["records"] - c0["records"]) / elapsed
     lag, c2 = catch_up(engine, ev_rate)
@@ -185,6 +198,8 @@ def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
         "rounds_per_s": round(rounds, 1),
         "events_per_s": round((c2["records"] - c0["records"]) / elapsed),
         "engine_cpu_share": round(cpu / (time.monotonic() - t0), 3),
+        "probe_cpu_share": round(probe / 1e9 / elapsed, 4),
+        "probe_us_per_round": round(probe / 1e3 / max(rounds * elapsed, 1.0), 1),
         "kernel_drops": int(c2["kernel_drops"] - c0["kernel_drops"]),
         "user_drops": int(c2["user_drops"] - c0["user_drops"]),
         "queue_drops": int(c2["queue_drops"] - c0["queue_drops"]),
@@ -257,6 +272,10 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("bench/live needs root: rae run attaches the eBPF probe")
 
+    stats_knob = Path("/proc/sys/kernel/bpf_stats_enabled")
+    stats_before = stats_knob.read_text().strip() if stats_knob.exists() else None
+    if stats_before is not None:
+        stats_knob.write_text("1\n")  # restored below
     tmp = Path(tempfile.mkdtemp(prefix="rae-bench-live-"))
     work = tmp / "work"
     work.mkdir()
@@ -300,6 +319,8 @@ def main() -> None:
         flat = {
             "throughput_ratio_median": statistics.median(f["throughput_ratio"] for f in fulls),
             "engine_cpu_share_median": statistics.median(f["engine_cpu_share"] for f in fulls),
+            "probe_cpu_share_median": statistics.median(f["probe_cpu_share"] for f in fulls),
+            "probe_us_per_round_median": statistics.median(f["probe_us_per_round"] for f in fulls),
             "events_per_s_median": statistics.median(f["events_per_s"] for f in fulls),
             "drops_total": drops,
             "catch_up_s_max": max(f["catch_up_s"] for f in fulls),
@@ -328,6 +349,8 @@ def main() -> None:
     finally:
         engine.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        if stats_before is not None:
+            stats_knob.write_text(stats_before + "\n")
 
 
 if __name__ == "__main__":
