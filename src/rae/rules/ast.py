@@ -11,6 +11,7 @@ from dataclasses import dataclass
 __all__ = [
     "And",
     "BinaryCheck",
+    "CallTransformer",
     "Expr",
     "FieldRef",
     "Identifier",
@@ -19,6 +20,7 @@ __all__ = [
     "Or",
     "Pos",
     "Transformer",
+    "TransformerList",
     "UnaryCheck",
     "Value",
     "to_text",
@@ -80,17 +82,37 @@ class Transformer:
     """``tolower(x)``, ``len(x)``…; ``val(field)`` on a right-hand side is ``name == "val"``."""
 
     name: str
-    child: FieldRef | Transformer
+    child: FieldRef | Transformer | CallTransformer
     pos: Pos = Pos()
-
-
-Operand = FieldRef | Transformer
 
 
 @dataclass(frozen=True, slots=True)
 class Value:
     value: str
     pos: Pos = Pos()
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerList:
+    """``(a, "b", 1)`` as a transformer argument: fields, transformers, quoted strings, numbers."""
+
+    items: tuple[FieldRef | Transformer | CallTransformer | Value, ...]
+    pos: Pos = Pos()
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransformer:
+    """Any other transformer call (Falco 0.44): ``join(sep, list)``, ``concat(a, b, …)``,
+    ``getopt(args, optstring)[c]``, or a one-argument transformer whose argument is not a plain
+    field or transformer, or that has a ``[arg]`` after it. ``arg`` is that bracket argument."""
+
+    name: str
+    args: tuple[FieldRef | Transformer | CallTransformer | Value | TransformerList, ...]
+    arg: str | None = None
+    pos: Pos = Pos()
+
+
+Operand = FieldRef | Transformer | CallTransformer
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,14 +139,30 @@ class BinaryCheck(Expr):
 def _quote(s: str) -> str:
     if s and all(c not in " \t\r\n\b\f()\"',=\\" for c in s):
         return s
+    return _quote_always(s)
+
+
+def _quote_always(s: str) -> str:
     out = s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t")
     out = out.replace("\r", "\\r").replace("\b", "\\b").replace("\f", "\\f")
     return f'"{out}"'
 
 
+def _arg_text(a: FieldRef | Transformer | CallTransformer | Value | TransformerList) -> str:
+    if isinstance(a, Value):
+        # always quoted: a bare word is not a transformer argument (numbers are quoted too, same value)
+        return _quote_always(a.value)
+    if isinstance(a, TransformerList):
+        return "(" + ", ".join(_arg_text(i) for i in a.items) + ")"
+    return _operand_text(a)
+
+
 def _operand_text(o: Operand) -> str:
     if isinstance(o, FieldRef):
         return o.name if o.arg is None else f"{o.name}[{_quote(o.arg)}]"
+    if isinstance(o, CallTransformer):
+        tail = "" if o.arg is None else f"[{_quote(o.arg)}]"
+        return f"{o.name}(" + ", ".join(_arg_text(a) for a in o.args) + ")" + tail
     return f"{o.name}({_operand_text(o.child)})"
 
 
@@ -147,6 +185,6 @@ def to_text(e: Expr | Operand | Value | ListValue) -> str:
             return _quote(value)
         case ListValue(values):
             return "(" + ", ".join(_quote(v) for v in values) + ")"
-        case FieldRef() | Transformer():
+        case FieldRef() | Transformer() | CallTransformer():
             return _operand_text(e)
     raise TypeError(f"unknown node {type(e).__name__}")

@@ -29,6 +29,7 @@ from rae.fields import FieldCatalog, Kind, ResolvedField, UnknownFieldError
 from rae.rules.ast import (
     And,
     BinaryCheck,
+    CallTransformer,
     Expr,
     FieldRef,
     Identifier,
@@ -38,6 +39,7 @@ from rae.rules.ast import (
     Or,
     Pos,
     Transformer,
+    TransformerList,
     UnaryCheck,
     Value,
 )
@@ -99,7 +101,8 @@ class CompiledOperand:
 
 def _b64(s: str) -> str | None:
     try:
-        return base64.b64decode(s, validate=False).decode("utf-8", "replace")
+        # padding is optional, as for libsinsp's decoder
+        return base64.b64decode(s + "=" * (-len(s) % 4), validate=False).decode("utf-8", "replace")
     except (binascii.Error, ValueError):
         return None
 
@@ -161,8 +164,263 @@ def _as_tuple(x: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return extract
 
 
+def _constant(value: str) -> CompiledOperand:
+    """A quoted string or number given as a transformer argument: always that string."""
+    return CompiledOperand(
+        extract=lambda evt: value,
+        kind=Kind.STRING,
+        multi=False,
+        any_ancestor=False,
+        either_end=False,
+        dynamic=False,
+        field=None,
+        text=repr(value),
+        key=repr(value),
+    )
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "surrogateescape")
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _resolve_list(lst: TransformerList, cat: FieldCatalog) -> CompiledOperand:
+    """``(a, "b", 1)``: every item's values in order, as strings; no value when an item has none."""
+    items = [_resolve_arg(i, cat) for i in lst.items]
+    xs = [(i.extract, i.multi) for i in items]
+
+    def extract(evt: Any) -> Any:
+        out: list[str] = []
+        for x, multi in xs:
+            v = x(evt)
+            if v is None:
+                return None
+            if multi:
+                out.extend(_text(i) for i in v)
+            else:
+                out.append(_text(v))
+        return tuple(out)
+
+    return CompiledOperand(
+        extract=extract,
+        kind=Kind.STRING,
+        multi=True,
+        any_ancestor=False,
+        either_end=False,
+        dynamic=False,
+        field=None,
+        text="(" + ", ".join(i.text for i in items) + ")",
+        key="(" + ",".join(i.key for i in items) + ")",
+    )
+
+
+def _resolve_arg(
+    a: FieldRef | Transformer | CallTransformer | Value | TransformerList, cat: FieldCatalog
+) -> CompiledOperand:
+    if isinstance(a, Value):
+        return _constant(a.value)
+    if isinstance(a, TransformerList):
+        return _resolve_list(a, cat)
+    return resolve_operand(a, cat)
+
+
+def _is_string(o: CompiledOperand) -> bool:
+    return o.kind is Kind.STRING and not o.dynamic
+
+
+def _join(sep: CompiledOperand, lst: CompiledOperand) -> Callable[[Any], Any]:
+    xs, xl = sep.extract, lst.extract
+
+    def extract(evt: Any) -> Any:
+        s = xs(evt)
+        if s is None:
+            return None
+        v = xl(evt)
+        if v is None:
+            return None
+        return _text(s).join(_text(i) for i in v)
+
+    return extract
+
+
+def _concat(args: list[CompiledOperand]) -> Callable[[Any], Any]:
+    xs = [a.extract for a in args]
+
+    def extract(evt: Any) -> Any:
+        out: list[str] = []
+        for x in xs:
+            v = x(evt)
+            if v is None:
+                return None
+            out.append(_text(v))
+        return "".join(out)
+
+    return extract
+
+
+def _optstring(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """getopt(3)'s optstring: the valid option characters and those taking a value (``c:``)."""
+    valid: set[str] = set()
+    with_arg: set[str] = set()
+    i = 1 if text.startswith(":") else 0
+    while i < len(text):
+        c = text[i]
+        if c != ":":
+            valid.add(c)
+            if i + 1 < len(text) and text[i + 1] == ":":
+                with_arg.add(c)
+                i += 1
+        i += 1
+    return frozenset(valid), frozenset(with_arg)
+
+
+def getopt_scan(argv: tuple[str, ...], optstring: str, selector: str | None) -> tuple[str, ...] | str | None:
+    """libsinsp's ``getopt()`` transformer: short options of ``argv`` as getopt(3) reads them.
+
+    List mode: each option character, followed by its value for options taking one, and ``?`` for
+    an unknown option; an option whose value is missing gives ``""`` and ends the scan. Scanning
+    stops at ``--``, at the first non-option and at ``-``; ``--long`` words are skipped. With a
+    ``selector`` character: the value of the last occurrence of that option (the option character
+    itself for an option without a value), or None when it does not occur.
+    """
+    valid, with_arg = _optstring(optstring)
+    out: list[str] = []
+    selected: str | None = None
+    i = 0
+    n = len(argv)
+    while i < n:
+        a = argv[i]
+        if a == "--":
+            break
+        if len(a) > 2 and a.startswith("--"):
+            i += 1
+            continue
+        if len(a) < 2 or a[0] != "-":
+            break
+        for j in range(1, len(a)):
+            c = a[j]
+            if c == ":" or c not in valid:
+                if selector is None:
+                    out.append("?")
+                continue
+            match = selector is None or c == selector
+            if c not in with_arg:
+                if match:
+                    if selector is None:
+                        out.append(c)
+                    else:
+                        selected = c
+                continue
+            if j + 1 < len(a):
+                value: str | None = a[j + 1 :]
+            elif i + 1 < n:
+                i += 1
+                value = argv[i]
+            else:
+                value = None
+            if match:
+                if selector is not None:
+                    selected = "" if value is None else value
+                elif value is None:
+                    out.append("")
+                else:
+                    out.extend((c, value))
+            break
+        i += 1
+    if selector is not None:
+        return selected
+    return tuple(out)
+
+
+def _getopt(argv: CompiledOperand, opts: CompiledOperand, selector: str | None) -> Callable[[Any], Any]:
+    xa, xo = argv.extract, opts.extract
+
+    def extract(evt: Any) -> Any:
+        o = xo(evt)
+        if o is None:
+            return None
+        a = xa(evt)
+        if a is None:
+            return None
+        return getopt_scan(tuple(_text(i) for i in a), _text(o), selector)
+
+    return extract
+
+
+def _resolve_call(op: CallTransformer, cat: FieldCatalog) -> CompiledOperand:
+    """``join``, ``concat``, ``getopt``, and one-argument transformers of a constant or a list."""
+    name, pos = op.name, op.pos
+    if op.arg is not None and name != "getopt":
+        raise CompileError(f"transformer '{name}' does not support field arguments", pos)
+    args = [_resolve_arg(a, cat) for a in op.args]
+    multi = False
+    if name == "join":
+        if len(args) != 2:
+            raise CompileError("join() requires exactly 2 arguments: separator and list", pos)
+        if args[0].multi:
+            raise CompileError("join() first argument (separator) must be a single value, not a list", pos)
+        if not args[1].multi:
+            raise CompileError("join() second argument must be a list", pos)
+        extract = _join(args[0], args[1])
+    elif name == "concat":
+        if len(args) < 2:
+            raise CompileError("concat() requires at least 2 arguments", pos)
+        if not all(_is_string(a) and not a.multi for a in args):
+            raise CompileError("concat() arguments must be strings", pos)
+        extract = _concat(args)
+    elif name == "getopt":
+        if len(args) != 2:
+            raise CompileError("getopt() requires exactly 2 arguments: args list and optstring", pos)
+        if not args[0].multi:
+            raise CompileError("getopt() first argument must be a list", pos)
+        if args[1].multi:
+            raise CompileError("getopt() second argument (optstring) must be a single value", pos)
+        if not (_is_string(args[0]) and _is_string(args[1])):
+            raise CompileError("getopt() arguments must be strings", pos)
+        if op.arg is not None and len(op.arg) != 1:
+            raise CompileError("getopt() field argument must be a single option character", pos)
+        extract = _getopt(args[0], args[1], op.arg)
+        multi = op.arg is None
+    else:
+        if len(args) != 1:
+            raise CompileError(f"unknown multivalue transformer '{name}'", pos)
+        if op.arg is not None:
+            raise CompileError(f"transformer '{name}' does not support field arguments", pos)
+        inner = args[0]
+        if name in _STRING_TRANSFORMERS and inner.kind not in (Kind.STRING, Kind.BYTES):
+            raise CompileError(f"transformer '{name}' is not supported on non-string field {inner.text}", pos)
+        return CompiledOperand(
+            extract=_wrap_transformer(name, inner),
+            kind=Kind.NUMBER if name == "len" else inner.kind,
+            multi=inner.multi and name != "len",
+            any_ancestor=False,
+            either_end=False,
+            dynamic=False,
+            field=None,
+            text=f"{name}({inner.text})",
+            key=f"{name}({inner.key})",
+        )
+    tail = "" if op.arg is None else f"[{op.arg!r}]"
+    return CompiledOperand(
+        extract=extract,
+        kind=Kind.STRING,
+        multi=multi,
+        any_ancestor=False,
+        either_end=False,
+        dynamic=False,
+        field=None,
+        text=f"{name}(" + ", ".join(a.text for a in args) + ")" + tail,
+        key=f"{name}(" + ",".join(a.key for a in args) + ")" + tail,
+    )
+
+
 def resolve_operand(op: Operand, cat: FieldCatalog) -> CompiledOperand:
     """Check a field or transformer chain against the catalog and build its extractor."""
+    if isinstance(op, CallTransformer):
+        return _resolve_call(op, cat)
     if isinstance(op, FieldRef):
         try:
             ref = cat.resolve(op.name, op.arg)
@@ -529,7 +787,7 @@ class _Gen:
                     raise CompileError(f"unknown event type {name}", right.pos)
         x = self.call(o)
         t = self.tmp()
-        if isinstance(right, (FieldRef, Transformer)):
+        if isinstance(right, (FieldRef, Transformer, CallTransformer)):
             r = resolve_operand(right, self.cat)
             rx = self.call(r)
             t2 = self.tmp()

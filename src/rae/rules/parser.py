@@ -7,13 +7,17 @@ Grammar (blanks are `` \t\b\r\n``; every production may be preceded by blanks)::
     AndExpr     := NotExpr ("and" (blank NotExpr | "(" Expr ")"))*
     NotExpr     := ("not" blank)* ( "not(" Expr ")" | Check )
     Check       := "(" Expr ")" | Operand Condition | Identifier
-    Operand     := FieldName ["[" (Quoted | ArgBare) "]"] | Transformer "(" Operand ")"
+    Operand     := FieldName ["[" (Quoted | ArgBare) "]"] | Transformer "(" TrArgs
+    TrArgs      := TrArg ("," TrArg)* ")" ["[" (Quoted | ArgBare) "]"]
+    TrArg       := Hex | Number | Quoted | "(" [TrItem ("," TrItem)*] ")" | Transformer "(" TrArgs
+                 | FieldName ["[" arg "]"]
+    TrItem      := FieldName ["[" arg "]"] | Transformer "(" TrArgs | Quoted | Hex | Number
     Condition   := "exists"
                  | NumOp (Hex | Number | RhsOperand)
                  | StrOp (RhsOperand | Quoted | Bare)
                  | StrOp blank Modifier ("(" [Item ("," Item)*] ")" | Identifier)
                  | ListOp ("(" [Item ("," Item)*] ")" | RhsOperand | Identifier)
-    RhsOperand  := "val(" FieldName ["[" arg "]"] ")" | Transformer "(" Operand ")"
+    RhsOperand  := "val(" FieldName ["[" arg "]"] ")" ["[" arg "]"] | Transformer "(" TrArgs
     Item        := Quoted | Bare
     NumOp       := "<=" | "<" | ">=" | ">"
     StrOp       := "==" | "=" | "!=" | ("glob" | "iglob" | "contains" | "icontains" | "bcontains"
@@ -21,7 +25,7 @@ Grammar (blanks are `` \t\b\r\n``; every production may be preceded by blanks)::
     ListOp      := "intersects" | "in" | "pmatch"
     Modifier    := ("oneof" | "anyof" | "allof") blank     (not followed by an "and"/"or"/"not"
                                                              word; else it is read as a Bare value)
-    Transformer := "tolower" | "toupper" | "b64" | "basename" | "len"
+    Transformer := "tolower" | "toupper" | "b64" | "basename" | "len" | "join" | "concat" | "getopt"
 
     Identifier  := [a-zA-Z]+[a-zA-Z0-9_]*
     FieldName   := Identifier ("." [a-zA-Z]+[a-zA-Z0-9_]*)+     (a dotted suffix may start with a digit
@@ -44,6 +48,7 @@ import sys
 from rae.rules.ast import (
     And,
     BinaryCheck,
+    CallTransformer,
     Expr,
     FieldRef,
     Identifier,
@@ -53,16 +58,21 @@ from rae.rules.ast import (
     Or,
     Pos,
     Transformer,
+    TransformerList,
     UnaryCheck,
     Value,
 )
+
+TransformerArg = FieldRef | Transformer | CallTransformer | Value | TransformerList
 
 __all__ = [
     "LIST_OPS",
     "MAX_DEPTH",
     "MODIFIERS",
+    "MULTI_TRANSFORMERS",
     "NUM_OPS",
     "OPERATORS",
+    "SINGLE_TRANSFORMERS",
     "STR_OPS",
     "TRANSFORMERS",
     "ConditionSyntaxError",
@@ -88,7 +98,11 @@ _WORD_STR_OPS = (
 STR_OPS = _SYMBOL_STR_OPS + _WORD_STR_OPS
 LIST_OPS = ("intersects", "in", "pmatch")
 OPERATORS = UNARY_OPS + NUM_OPS + STR_OPS + LIST_OPS
-TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
+#: transformers of one field or transformer (``tolower(x)``)
+SINGLE_TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len")
+#: transformers of several arguments (Falco 0.44)
+MULTI_TRANSFORMERS = ("join", "concat", "getopt")
+TRANSFORMERS = SINGLE_TRANSFORMERS + MULTI_TRANSFORMERS
 
 _BLANKS = " \t\b\r\n"
 _RX_NOT_BLANK = re.compile(r"not[ \t\b\r\n\f\v]+")
@@ -329,32 +343,87 @@ class _Parser:
         raise self.fail("expected a '(' token, a field check, or an identifier")
 
     def parse_field_rest(self, name: str, pos: Pos) -> FieldRef:
-        arg: str | None = None
-        if self.lit("["):
-            if not self.quoted() and not self.rx(_RX_ARG_BARE):
-                raise self.fail("expected a valid field argument: a quoted string or a bare string")
-            arg = self.last
-            if not self.lit("]"):
-                raise self.fail("expected a ']' token")
-        return FieldRef(name, arg, pos)
+        return FieldRef(name, self.parse_optional_arg(), pos)
 
-    def parse_transformer_rest(self, name: str, pos: Pos) -> Transformer:
+    def parse_transformer_rest(self, name: str, pos: Pos) -> Transformer | CallTransformer:
+        """After ``name(``: arguments separated by commas, ``)``, then an optional ``[arg]``."""
         self.enter()
         self.blank()
-        arg_pos = self.pos()
-        child: Operand | None = None
-        if self.rx(_RX_TRANSFORMER):
+        args: list[TransformerArg] = []
+        while True:
+            args.append(self.parse_transformer_arg(self.pos()))
             self.blank()
-            child = self.parse_transformer_rest(self.last[:-1], arg_pos)
-        elif self.rx(_RX_FIELDNAME):
-            child = self.parse_field_rest(self.last, arg_pos)
-        if child is None:
-            raise self.fail(f"expected a field or a nested valid transformer: {_transformer_list()}")
+            if not self.lit(","):
+                break
         self.blank()
         if not self.lit(")"):
             raise self.fail("expected a ')' token closing the transformer")
+        arg = self.parse_optional_arg()
         self.depth -= 1
-        return Transformer(name, child, pos)
+        only = args[0]
+        if (
+            len(args) == 1
+            and arg is None
+            and name in SINGLE_TRANSFORMERS
+            and isinstance(only, (FieldRef, Transformer, CallTransformer))
+        ):
+            return Transformer(name, only, pos)
+        return CallTransformer(name, tuple(args), arg, pos)
+
+    def parse_transformer_arg(self, pos: Pos) -> TransformerArg:
+        self.enter()
+        self.blank()
+        out: TransformerArg
+        if self.rx(_RX_HEX) or self.rx(_RX_NUMBER) or self.quoted():
+            out = Value(self.last, pos)
+        elif self.lit("("):
+            out = self.parse_transformer_list(pos)
+        elif self.rx(_RX_TRANSFORMER):
+            out = self.parse_transformer_rest(self.last[:-1], pos)
+        elif self.rx(_RX_FIELDNAME):
+            out = self.parse_field_rest(self.last, pos)
+        else:
+            raise self.fail(
+                "expected field transformer argument: field, transformer, quoted string, number, or transformer list"
+            )
+        self.depth -= 1
+        return out
+
+    def parse_transformer_list(self, pos: Pos) -> TransformerList:
+        """After the ``(`` of a list argument: fields, transformers, quoted strings, numbers."""
+        self.blank()
+        items: list[FieldRef | Transformer | CallTransformer | Value] = []
+        if self.lit(")"):
+            return TransformerList((), pos)
+        items.append(self.parse_transformer_list_item(pos))
+        self.blank()
+        while self.lit(","):
+            self.blank()
+            items.append(self.parse_transformer_list_item(pos))
+            self.blank()
+        if not self.lit(")"):
+            raise self.fail("expected ')'")
+        return TransformerList(tuple(items), pos)
+
+    def parse_transformer_list_item(self, pos: Pos) -> FieldRef | Transformer | CallTransformer | Value:
+        if self.rx(_RX_FIELDNAME):
+            return self.parse_field_rest(self.last, pos)
+        if self.rx(_RX_TRANSFORMER):
+            self.blank()
+            return self.parse_transformer_rest(self.last[:-1], pos)
+        if self.quoted() or self.rx(_RX_HEX) or self.rx(_RX_NUMBER):
+            return Value(self.last, pos)
+        raise self.fail("expected transformer list argument: field, transformer, quoted string, or number")
+
+    def parse_optional_arg(self) -> str | None:
+        if not self.lit("["):
+            return None
+        if not self.quoted() and not self.rx(_RX_ARG_BARE):
+            raise self.fail("expected a valid field argument: a quoted string or a bare string")
+        arg = self.last
+        if not self.lit("]"):
+            raise self.fail("expected a ']' token")
+        return arg
 
     def parse_condition(self, left: Operand, pos: Pos) -> Expr:
         self.blank()
@@ -418,6 +487,9 @@ class _Parser:
             self.blank()
             if not self.lit(")"):
                 raise self.fail("expected a ')' token closing the transformer")
+            arg = self.parse_optional_arg()
+            if arg is not None:
+                return CallTransformer("val", (child,), arg, pos)
             return Transformer("val", child, pos)
         if self.rx(_RX_TRANSFORMER):
             self.blank()
