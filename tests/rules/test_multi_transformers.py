@@ -10,6 +10,7 @@ value of the last ``-c``. A missing argument value makes the result missing.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -17,9 +18,10 @@ from typing import Any
 import pytest
 
 from rae.cli import main as rae_main
+from rae.errors import RaeError
 from rae.fields import ArgMode, FieldCatalog, FieldSpec
 from rae.k8s_audit.events import AuditEvent
-from rae.rules import compile_filter
+from rae.rules import compile_filter, compile_format
 from rae.rules.ast import BinaryCheck, CallTransformer, FieldRef, Transformer, TransformerList, Value, to_text
 from rae.rules.compiler import CompileError, compile_condition, getopt_scan
 from rae.rules.evttypes import event_types, fold_key, key_determined
@@ -297,6 +299,54 @@ def test_validate_accepts_rules_file(tmp_path: Path) -> None:
         "    evt.type = execve and evt.dir = < and\n"
         "    concat(proc.name, \":\", user.name) != \"a:b\" and\n"
         "    join(\"/\", (proc.name, evt.type)) startswith anyof (bash, sh)\n"
-        "  output: '%proc.name'\n  priority: WARNING\n"
+        "  output: '%proc.name %concat(proc.name, \"@\", user.name) %join(\",\", (evt.type, proc.name))'\n"
+        "  priority: WARNING\n"
     )
     assert rae_main(["validate", str(f)]) == 0
+
+
+# -- output formats (libsinsp eventformatter: keys as its AST text) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "key"),
+    [
+        ('start %join("->", (proc.name, evt.type)) end', "start myexe->openat end", "join(->,(proc.name,evt.type))"),
+        ("%concat(proc.name, evt.type)!", "myexeopenat!", "concat(proc.name,evt.type)"),
+        ("%toupper(concat(proc.name, evt.type))", "MYEXEOPENAT", "toupper(concat(proc.name,evt.type))"),
+        ("%concat(toupper(proc.name), evt.type)", "MYEXEopenat", "concat(toupper(proc.name),evt.type)"),
+        ('%getopt(("-t", proc.name), "t:")[t]', "myexe", "getopt((-t,proc.name),t:)[t]"),
+        ('%getopt(("-a", "-t", "x"), "at:")', "(a,t,x)", "getopt((-a,-t,x),at:)"),
+    ],
+)
+def test_output_formats(fmt: str, text: str, key: str) -> None:
+    code = code_of("openat", "<")
+    evt = SyscallEvent(1, 1_000, 100, 0, code, EVENTS[code], [], thread=_Thread())
+    of = compile_format(fmt)
+    assert [t.key for t in of.tokens] == [key]
+    rendered, fields = of.render(evt)
+    assert rendered == text and key in fields
+
+
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        ("%concat(proc.name)", "concat() requires at least 2 arguments"),
+        ('%join("-", (proc.name)', "expected a ')' token closing the transformer"),
+        ("%concat(proc.name, nope.field)", "nonexistent field nope.field"),
+    ],
+)
+def test_output_format_errors(fmt: str, message: str) -> None:
+    with pytest.raises(RaeError, match=re.escape(message)):
+        compile_format(fmt)
+
+
+def test_validate_rejects_bad_transformer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(
+        "- rule: bad\n  desc: d\n  condition: evt.type = open and concat(proc.name) = x\n"
+        "  output: o\n  priority: WARNING\n"
+    )
+    assert rae_main(["validate", str(f)]) != 0
+    out = capsys.readouterr().out
+    assert "LOAD_ERR_COMPILE_CONDITION" in out and "concat() requires at least 2 arguments" in out

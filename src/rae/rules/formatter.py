@@ -1,4 +1,5 @@
-"""Output format strings: ``%field``, ``%field[arg]``, ``%field.arg``, ``%tolower(field)``, ``%<N>field``.
+"""Output format strings: ``%field``, ``%field[arg]``, ``%field.arg``, ``%tolower(field)``, ``%<N>field``,
+``%join(sep, list)``, ``%concat(a, b)``, ``%getopt(args, opts)[c]``.
 
 A format is parsed once into literal text and field tokens, as libsinsp's event formatter
 does: after ``%`` the longest known field name that prefixes the rest wins (so
@@ -17,14 +18,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from rae.fields import FieldCatalog, Kind
-from rae.rules.ast import FieldRef, Operand, Pos, Transformer
+from rae.rules.ast import FieldRef, Operand, Pos, Transformer, TransformerList, Value
 from rae.rules.compiler import ANCESTOR_FIELDS, CompileError, resolve_operand
+from rae.rules.parser import ConditionSyntaxError, parse_transformer_prefix
 
 __all__ = ["FormatError", "OutputFormat", "render_value"]
 
 _NAME_RUN = re.compile(r"[A-Za-z0-9_.]+")
 _DOTTED_ARG = re.compile(r"[A-Za-z0-9_\-./:]+")
 _TRANSFORMER = re.compile(r"(tolower|toupper|b64|basename|len)\(")
+
+
+#: transformer tokens read by the condition parser: the Falco 0.44 transformers, and any
+#: transformer whose argument is not one plain field (a literal, a list, a nested call)
+_CALL = re.compile(
+    r"(?:(?:join|concat|getopt)\(|(?:tolower|toupper|b64|basename|len)\(\s*(?:[\"'(0-9+\-]"
+    r"|(?:tolower|toupper|b64|basename|len|join|concat|getopt)\())"
+)
+
+
+def _key_text(a: Operand | Value | TransformerList) -> str:
+    """libsinsp's text of a transformer expression (``join(->,(proc.name,fd.name))``): the
+    ``output_fields`` key of the token."""
+    if isinstance(a, Value):
+        return a.value
+    if isinstance(a, TransformerList):
+        return "(" + ",".join(_key_text(i) for i in a.items) + ")"
+    if isinstance(a, FieldRef):
+        return a.name if a.arg is None else f"{a.name}[{a.arg}]"
+    if isinstance(a, Transformer):
+        return f"{a.name}({_key_text(a.child)})"
+    tail = "" if a.arg is None else f"[{a.arg}]"
+    return f"{a.name}(" + ",".join(_key_text(x) for x in a.args) + ")" + tail
 
 
 class FormatError(ValueError):
@@ -114,6 +139,8 @@ class OutputFormat:
         self, fmt: str, j: int, cat: FieldCatalog
     ) -> tuple[tuple[str, Callable[[Any], Any], Callable[[Any], str] | None, Kind], int]:
         rest = fmt[j:]
+        if _CALL.match(rest):
+            return self._call_at(fmt, j, cat)
         tm = _TRANSFORMER.match(rest)
         if tm:
             name = tm.group(1)
@@ -177,6 +204,20 @@ class OutputFormat:
 
             extract = parent
         return (ref.text, extract, render, ref.spec.kind), k
+
+    @staticmethod
+    def _call_at(
+        fmt: str, j: int, cat: FieldCatalog
+    ) -> tuple[tuple[str, Callable[[Any], Any], Callable[[Any], str] | None, Kind], int]:
+        """A transformer token with literal, list or several arguments (``%join(",", (a, b))``),
+        read by the condition parser; its key is written as libsinsp writes it."""
+        rest = fmt[j:]
+        try:
+            node, used = parse_transformer_prefix(rest)
+            o = resolve_operand(node, cat)
+        except (ConditionSyntaxError, CompileError) as exc:
+            raise FormatError(f"invalid formatting token {rest}: {exc.message}") from None
+        return (_key_text(node), o.extract, None, o.kind), j + used
 
     @staticmethod
     def _operand(text: str, cat: FieldCatalog) -> Operand:

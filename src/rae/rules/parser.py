@@ -77,6 +77,7 @@ __all__ = [
     "TRANSFORMERS",
     "ConditionSyntaxError",
     "parse_condition",
+    "parse_transformer_prefix",
 ]
 
 MAX_DEPTH = 1000
@@ -552,6 +553,17 @@ class _Parser:
         raise self.fail(
             f"expected a list, an identifier, or a field with a valid transformer: {_transformer_list()}"
         )
+
+
+def parse_transformer_prefix(text: str) -> tuple[Transformer | CallTransformer, int]:
+    """A transformer call at the start of ``text`` (``join(…)[arg]``, as an output format token
+    holds it) and where it ends; raises `ConditionSyntaxError` when there is none."""
+    p = _Parser(text)
+    pos = p.pos()
+    if not p.rx(_RX_TRANSFORMER):
+        raise p.fail(f"expected a valid transformer: {_transformer_list()}")
+    p.blank()
+    return p.parse_transformer_rest(p.last[:-1], pos), p.i
 
 
 def parse_condition(text: str) -> Expr:
