@@ -116,6 +116,9 @@ def test_parses_and_round_trips(text: str) -> None:
         ('getopt(proc.args, "nt:")[] = value', "expected a valid field argument: a quoted string or a bare string", 25),
         ('getopt(proc.args, "nt:")["t" = value', "expected a ']' token", 28),
         ("proc.name = val(fd.name", "expected a ')' token closing the transformer", 23),
+        # hex numbers are 0x and hex digits only (libsinsp since 2024): "0" is the number here
+        ("concat(fd.name, 0xg) = x", "expected a ')' token closing the transformer", 17),
+        ("evt.num > 0xzz", "unexpected token after '0', expecting 'or', 'and'", 11),
     ],
 )
 def test_parse_errors(text: str, message: str, idx: int) -> None:

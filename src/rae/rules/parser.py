@@ -32,7 +32,7 @@ Grammar (blanks are `` \t\b\r\n``; every production may be preceded by blanks)::
                                                                  only as a field argument: not accepted)
     ArgBare     := [^][\"'[:space:]]+
     Bare        := [^()\"'[:space:]=,]+
-    Number      := [+-]?[0-9]+\.?[0-9]*([eE][+-][0-9]+)?      Hex := 0[xX][0-9a-zA-Z]+
+    Number      := [+-]?[0-9]+\.?[0-9]*([eE][+-][0-9]+)?      Hex := 0[xX][0-9a-fA-F]+
     Quoted      := '…' | "…" with the escapes \b \f \n \r \t \\ \/ \" (in "…") \' (in '…');
                    "\ " is read as a backslash, as libsinsp does for old rules.
 
@@ -110,7 +110,7 @@ _RX_NOT_BLANK = re.compile(r"not[ \t\b\r\n\f\v]+")
 _RX_IDENTIFIER = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*")
 _RX_FIELDNAME = re.compile(r"[a-zA-Z]+[a-zA-Z0-9_]*(?:\.[a-zA-Z]+[a-zA-Z0-9_]*)+")
 _RX_ARG_BARE = re.compile(r"[^\]\[\"'\s]+")
-_RX_HEX = re.compile(r"0[xX][0-9a-zA-Z]+")
+_RX_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _RX_NUMBER = re.compile(r"[+\-]?[0-9]+\.?[0-9]*(?:[eE][+\-][0-9]+)?")
 _RX_BARE = re.compile(r"[^()\"'\s=,]+")
 _RX_WORD_STR_OP = re.compile(r"(?:" + "|".join(sorted(_WORD_STR_OPS, key=len, reverse=True)) + r")(?=[ \t\b\r\n])")
