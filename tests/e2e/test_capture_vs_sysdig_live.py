@@ -85,7 +85,7 @@ def test_sysdig_reads_a_live_capture_like_rae_replay(tmp_path: Path) -> None:
     r_lines = [ln for ln in r_lines if ln.split(SEP)[2] not in SYSDIG_SKIPS]
     assert len(s_lines) > 50, theirs.stdout[:2000]  # the workload is there
     types = {ln.split(SEP)[2] for ln in s_lines}
-    assert {"execve", "openat", "connect"} <= types and types & {"mkdir", "mkdirat"}, types
+    assert {"execve", "openat", "connect"} <= types and types & {"mkdir", "mkdirat"}, (types, cap.stderr)
     mismatches = []
     for a, b in zip(s_lines, r_lines, strict=False):
         if a != b:

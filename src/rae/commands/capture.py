@@ -91,10 +91,16 @@ def main(args: argparse.Namespace) -> int:
                 def grab(rec: memoryview) -> None:
                     pending.append(rec.tobytes())
 
+                drain_until = 0.0
                 while not done:
                     probe.read_batch(grab)
+                    ending = stopping or (deadline is not None and time.monotonic() >= deadline)
+                    if ending and not drain_until:
+                        # what happened before the stop is still in the ring: read it out (bounded,
+                        # other processes keep writing)
+                        drain_until = time.monotonic() + 1.0
                     if not pending:
-                        if stopping or (deadline is not None and time.monotonic() >= deadline):
+                        if ending:
                             break
                         probe.wait(0.01)
                         continue
@@ -114,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
                             done = True
                             break
                     pending.clear()
-                    if stopping or (deadline is not None and time.monotonic() >= deadline):
+                    if drain_until and time.monotonic() >= drain_until:
                         break
             stats = probe.stats()
     finally:
