@@ -281,3 +281,42 @@ def test_audit_rules_indexed_by_verb(corpus_dir: Path) -> None:
             indexed = {r.name for r in rs.candidates("k8s_audit", evt.evtype) if r.match(evt)}
             brute = {r.name for r in rs.rules if r.enabled and r.match(evt)}
             assert indexed == brute, f.name
+
+
+def test_exception_fields_may_be_transformers(tmp_path: Path) -> None:
+    """Falco 0.44: an exception's fields may wrap fields in transformers."""
+    rs, res = _load(
+        tmp_path,
+        """
+        - rule: r
+          desc: d
+          condition: evt.type = open and evt.dir = <
+          output: o
+          priority: INFO
+          exceptions:
+            - name: by_lower_name
+              fields: [tolower(proc.name), basename(fd.name)]
+              values:
+                - [cat, shadow]
+            - name: by_lower_parent
+              fields: toupper(proc.pname)
+              comps: in
+              values: [SSHD]
+        """,
+    )
+    assert rs is not None, _errors(res)
+    assert "tolower(proc.name) = cat and  basename(fd.name) = shadow" in rs.rules[0].condition
+    assert "toupper(proc.pname) in (SSHD)" in rs.rules[0].condition
+    for bad in ("tolower(nope.field)", "tolower(proc.name"):
+        _, res = _load(tmp_path, f"""
+        - rule: r
+          desc: d
+          condition: evt.type = open
+          output: o
+          priority: INFO
+          exceptions:
+            - name: e
+              fields: [{bad}]
+              values: [[x]]
+        """)
+        assert any(f"'{bad}' is not a supported filter field" in m for m in _errors(res)), _errors(res)

@@ -368,6 +368,16 @@ class Collector:
 
     # -- exceptions -------------------------------------------------------------------------
     def _valid_field(self, source: str, name: str) -> bool:
+        if "(" in name:
+            # a field inside transformers (Falco 0.44): valid when "<it> exists" compiles, which
+            # is the check Falco itself makes
+            from rae.rules import compile_filter
+
+            try:
+                compile_filter(f"{name} exists", source)
+            except Exception:
+                return False
+            return True
         cat = catalog(source)
         m = re.fullmatch(r"([^\[\]]+)(?:\[(.*)\])?", name.strip())
         if m is None:
