@@ -12,30 +12,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from inline_rules import load, rules
 
-from rae.rules import LoadOptions, load_rules_results
 from rae.rules.compiler import keyed_predicate
 from rae.rules.ruleset import Ruleset
 from rae.syscall.event_table import EVENTS, PPME_GENERIC_E, PPME_GENERIC_X, code_of
 from rae.syscall.event_table_data import SYSCALL_NAMES
 from rae.syscall.events import SyscallEvent
-
-
-def load(text: str, matching: str = "all") -> Ruleset:
-    rs, results = load_rules_results(
-        ["t.yaml"], LoadOptions(rule_matching=matching), contents={"t.yaml": text}
-    )
-    assert rs is not None, [f"{e.code}: {e.message}" for r in results for e in r.errors]
-    return rs
-
-
-def rules(**conds: str) -> str:
-    """Rules named after the keywords, in that order, with the given conditions."""
-    return "".join(
-        f"- rule: {name}\n  desc: d\n  condition: {cond}\n  output: o\n  priority: WARNING\n"
-        f"  warn_evttypes: false\n"
-        for name, cond in conds.items()
-    )
 
 
 def ev(name: str, direction: str, num: int = 1, thread: Any = None) -> SyscallEvent:

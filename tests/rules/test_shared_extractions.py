@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from inline_rules import load, rules
 
 from rae.k8s_audit.replay import open_audit_source
-from rae.rules import LoadOptions, compile_filter, load_rules, load_rules_results
+from rae.rules import LoadOptions, compile_filter, load_rules
 from rae.rules.compiler import Extractions, compile_bucket, extractions
 from rae.rules.ruleset import Ruleset
 from rae.syscall.event_table import EVENTS, code_of
@@ -60,20 +61,6 @@ class Boom:
 def ev(name: str, direction: str, thread: Any = None, num: int = 1) -> SyscallEvent:
     code = code_of(name, direction)
     return SyscallEvent(num, 1_000, 100, 0, code, EVENTS[code], [], thread=thread)
-
-
-def load(text: str, matching: str = "all") -> Ruleset:
-    rs, results = load_rules_results(["t.yaml"], LoadOptions(rule_matching=matching), contents={"t.yaml": text})
-    assert rs is not None, [f"{e.code}: {e.message}" for r in results for e in r.errors]
-    return rs
-
-
-def rules(**conds: str) -> str:
-    return "".join(
-        f"- rule: {name}\n  desc: d\n  condition: {cond}\n  output: o\n  priority: WARNING\n"
-        f"  warn_evttypes: false\n"
-        for name, cond in conds.items()
-    )
 
 
 def names(found: Any) -> list[str]:
