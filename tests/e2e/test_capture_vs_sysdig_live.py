@@ -25,8 +25,7 @@ from pathlib import Path
 
 import pytest
 from live_capture import LiveCapture
-
-from rae.syscall import ebpf
+from live_probe import why_not_live
 
 REPO = Path(__file__).resolve().parents[2]
 FIELDS = ["evt.rawtime", "thread.tid", "evt.type", "evt.dir", "proc.name", "proc.pid", "proc.ppid",
@@ -38,10 +37,8 @@ SYSDIG_SKIPS = frozenset({"dup2", "dup3"})
 
 
 def _why_not() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_BPF and CAP_PERFMON)"
-    if not os.path.exists(ebpf.BTF_PATH) or not ebpf.default_object_path().exists():
-        return "no kernel BTF or probe object not built (make probe)"
+    if why_not_live() is not None:
+        return why_not_live()
     if shutil.which("sysdig") is None:
         return "sysdig is not installed (tools/apt-packages.txt)"
     return None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from live_capture import LiveCapture
+from live_probe import live
 
 from rae.syscall import ebpf
 
@@ -20,17 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 PROBE_NAMES = {"rae_sys_enter", "rae_sys_exit", "rae_sched_exec", "rae_sched_exit", "rae_sched_fork"}
 
 
-def _why_not_live() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_BPF and CAP_PERFMON)"
-    if not os.path.exists(ebpf.BTF_PATH):
-        return f"no kernel BTF at {ebpf.BTF_PATH}"
-    if not ebpf.default_object_path().exists():
-        return "probe object not built (make probe)"
-    return None
-
-
-live = pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")
 pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]
 
 

@@ -6,12 +6,12 @@ data pages many times; every record read must decode to exactly the path the chi
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 
 import pytest
+from live_probe import live
 
 from rae.syscall import ebpf
 
@@ -32,17 +32,7 @@ for i in range({N}):
 """
 
 
-def _why_not_live() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_BPF and CAP_PERFMON)"
-    if not os.path.exists(ebpf.BTF_PATH):
-        return f"no kernel BTF at {ebpf.BTF_PATH}"
-    if not ebpf.default_object_path().exists():
-        return "probe object not built (make probe)"
-    return None
-
-
-@pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")
+@live
 def test_records_wrapping_the_ring_arrive_whole() -> None:
     probe = ebpf.Probe(selected={"openat"}, ring_bytes=RING, wakeup_bytes=1024)
     probe.open()

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from live_probe import live
 
 from rae.fields import catalog
 from rae.syscall import ebpf, procscan
@@ -256,19 +257,6 @@ def test_the_engine_plugs_the_lookup_into_its_state(monkeypatch: pytest.MonkeyPa
 
 
 # --- (b), and the memfd flag, live from the probe ---------------------------------------------------------
-
-
-def _why_not_live() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root (CAP_BPF and CAP_PERFMON)"
-    if not os.path.exists(ebpf.BTF_PATH):
-        return f"no kernel BTF at {ebpf.BTF_PATH}"
-    if not ebpf.default_object_path().exists():
-        return "probe object not built (make probe)"
-    return None
-
-
-live = pytest.mark.skipif(_why_not_live() is not None, reason=_why_not_live() or "")
 
 
 def _exec_exits(probe: ebpf.Probe, pid: int, done: Any, timeout: float = 5.0) -> list[SyscallEvent]:
