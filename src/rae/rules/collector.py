@@ -16,8 +16,10 @@ from rae import ENGINE_VERSION
 from rae.fields import SOURCES, UnknownFieldError, catalog
 from rae.plugins import PLUGIN_VERSIONS
 from rae.priority import Priority
+from rae.rules.ast import UnaryCheck
+from rae.rules.compiler import CompileError, resolve_operand
 from rae.rules.errors import LoadMessage, LoadResult, Location, RuleLoadException
-from rae.rules.parser import OPERATORS
+from rae.rules.parser import OPERATORS, ConditionSyntaxError, parse_condition
 
 __all__ = [
     "PLUGIN_VERSIONS",
@@ -368,17 +370,19 @@ class Collector:
 
     # -- exceptions -------------------------------------------------------------------------
     def _valid_field(self, source: str, name: str) -> bool:
+        cat = catalog(source)
         if "(" in name:
-            # a field inside transformers (Falco 0.44): valid when "<it> exists" compiles, which
-            # is the check Falco itself makes
-            from rae.rules import compile_filter
-
+            # a field inside transformers (Falco 0.44): valid when "<it> exists" compiles, the
+            # check Falco makes; parsing and resolving the operand is that check (the rule's
+            # condition compiles it later, so nothing is generated here)
             try:
-                compile_filter(f"{name} exists", source)
-            except Exception:
+                tree = parse_condition(f"{name} exists")
+                if not isinstance(tree, UnaryCheck):
+                    return False
+                resolve_operand(tree.left, cat)
+            except (ConditionSyntaxError, CompileError):
                 return False
             return True
-        cat = catalog(source)
         m = re.fullmatch(r"([^\[\]]+)(?:\[(.*)\])?", name.strip())
         if m is None:
             return False
