@@ -6,12 +6,14 @@ their own test modules. A case is a dict as written in the YAML (the ``!mux`` ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 REGRESSION = "falco-regression"
+SUITES = ("falco_tests.yaml", "falco_tests_exceptions.yaml")
 
 _BUILD_PATHS = {
     "BUILD_DIR/falcosecurity-rules-falco-prefix/src/falcosecurity-rules-falco/falco_rules.yaml": (
@@ -43,6 +45,17 @@ def load_cases(corpus: Path, name: str) -> dict[str, dict[str, Any]]:
     with open(corpus / REGRESSION / name, encoding="utf-8") as f:
         doc = yaml.load(f, Loader=_Loader)
     return dict(doc["trace_files"])
+
+
+def select_cases(keep: Callable[[str, dict[str, Any]], bool]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(suite, name, case) of every case of SUITES that ``keep(name, case)`` accepts, for a parametrize
+    list; none when the corpus is missing (the ``corpus_dir`` fixture then skips)."""
+    from conftest import CORPUS
+
+    if not CORPUS.is_dir():
+        return []
+    return [(suite, name, case) for suite in SUITES for name, case in load_cases(CORPUS, suite).items()
+            if keep(name, case)]
 
 
 def corpus_path(corpus: Path, path: str) -> Path:

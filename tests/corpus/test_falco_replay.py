@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from falco_cases import as_list, corpus_path, load_cases
+from falco_cases import as_list, corpus_path, select_cases
 
 from rae.cli import main as rae_main
-
-SUITES = ("falco_tests.yaml", "falco_tests_exceptions.yaml")
 
 NOT_APPLICABLE = {
     "detect_counts": "its trace traces-positive/falco-event-generator.scap is not public any more",
@@ -42,16 +40,8 @@ _SUMMARY_RULE = re.compile(r"^Triggered rules by rule name:\n((?:\s+.+: \d+\n?)*
 
 
 def _cases() -> list[tuple[str, str, dict[str, Any]]]:
-    from conftest import CORPUS
-
-    if not CORPUS.is_dir():
-        return []
-    out = []
-    for suite in SUITES:
-        for name, case in load_cases(CORPUS, suite).items():
-            if "trace_file" in case and "validate_rules_file" not in case and not name.startswith("k8s"):
-                out.append((suite, name, case))
-    return out
+    return select_cases(lambda name, case: "trace_file" in case and "validate_rules_file" not in case
+                        and not name.startswith("k8s"))
 
 
 def _args(corpus: Path, case: dict[str, Any]) -> list[str]:

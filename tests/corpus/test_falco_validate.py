@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from falco_cases import as_list, corpus_path, load_cases
+from falco_cases import as_list, corpus_path, select_cases
 
 from rae.cli import main as rae_main
 from rae.rules import LoadOptions, load_rules_results
-
-SUITES = ("falco_tests.yaml", "falco_tests_exceptions.yaml")
 
 #: case → why rae's message text differs from Falco 0.34's (code and item still match)
 MESSAGE_DIFFERS = {
@@ -33,16 +31,7 @@ CODE_ALIASES = {"LOAD_UNKNOWN_FIELD": "LOAD_UNKNOWN_FILTER"}
 
 
 def _cases() -> list[tuple[str, str, dict[str, Any]]]:
-    from conftest import CORPUS
-
-    if not CORPUS.is_dir():
-        return []
-    out = []
-    for suite in SUITES:
-        for name, case in load_cases(CORPUS, suite).items():
-            if "validate_rules_file" in case:
-                out.append((suite, name, case))
-    return out
+    return select_cases(lambda _name, case: "validate_rules_file" in case)
 
 
 def _matches(expected: dict[str, Any], got: list[Any], case: str) -> bool:
