@@ -93,6 +93,21 @@ def check(alert: dict[str, Any], priority: str, **fields: Any) -> None:
     assert got == want, alert["output"]
 
 
+def _touch_on_host(env: Env, rule: str, priority: str, target: Path, negative: list[str]) -> None:
+    """``negative`` (a read nearby) then ``touch target`` on the host (``target`` removed at once): the
+    touch alerts with its own fields, the read does not."""
+    start = len(env.run.out)
+    try:
+        neg = env.host(negative, check=True)
+        pos = env.host(["touch", str(target)], check=True)
+    finally:
+        target.unlink(missing_ok=True)
+    a = env.alert(rule, by_pid(pos), start)
+    check(a, priority, proc_name="touch", proc_cmdline=f"touch {target}", proc_pname=ME, fd_name=str(target),
+          user_name="root", container_id="host")
+    env.none(rule, by_pid(neg), start)
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("builtin-live")
@@ -155,17 +170,10 @@ def test_container_runtime_binary_overwrite(env: Env) -> None:
 
 
 def test_cgroup_release_agent_modified(env: Env) -> None:
-    rule = "Cgroup Release Agent Modified"
     agent = env.tmp / "cg" / "release_agent"
     agent.parent.mkdir()
     agent.write_text("")
-    start = len(env.run.out)
-    neg = env.host(["cat", str(agent)], check=True)
-    pos = env.host(["touch", str(agent)], check=True)
-    a = env.alert(rule, by_pid(pos), start)
-    check(a, "Critical", proc_name="touch", proc_cmdline=f"touch {agent}", proc_pname=ME, fd_name=str(agent),
-          user_name="root", container_id="host")
-    env.none(rule, by_pid(neg), start)
+    _touch_on_host(env, "Cgroup Release Agent Modified", "Critical", agent, ["cat", str(agent)])
 
 
 def test_sensitive_mount_by_container_process(env: Env) -> None:
@@ -387,18 +395,8 @@ def test_shell_spawned_in_container(env: Env) -> None:
 
 
 def test_write_below_binary_directory(env: Env) -> None:
-    rule = "Write Below Binary Directory"
     target = Path(f"/usr/local/bin/rae-e2e-{os.getpid()}")
-    start = len(env.run.out)
-    try:
-        neg = env.host(["cat", "/bin/true"], check=True)
-        pos = env.host(["touch", str(target)], check=True)
-    finally:
-        target.unlink(missing_ok=True)
-    a = env.alert(rule, by_pid(pos), start)
-    check(a, "Error", proc_name="touch", proc_cmdline=f"touch {target}", proc_pname=ME, fd_name=str(target),
-          user_name="root", container_id="host")
-    env.none(rule, by_pid(neg), start)
+    _touch_on_host(env, "Write Below Binary Directory", "Error", target, ["cat", "/bin/true"])
 
 
 def test_write_below_library_directory(env: Env) -> None:
@@ -413,18 +411,8 @@ def test_write_below_library_directory(env: Env) -> None:
 
 
 def test_write_below_etc(env: Env) -> None:
-    rule = "Write Below Etc"
     target = Path(f"/etc/rae-e2e-{os.getpid()}")
-    start = len(env.run.out)
-    try:
-        neg = env.host(["cat", "/etc/hostname"], check=True)
-        pos = env.host(["touch", str(target)], check=True)
-    finally:
-        target.unlink(missing_ok=True)
-    a = env.alert(rule, by_pid(pos), start)
-    check(a, "Error", proc_name="touch", proc_cmdline=f"touch {target}", proc_pname=ME, fd_name=str(target),
-          user_name="root", container_id="host")
-    env.none(rule, by_pid(neg), start)
+    _touch_on_host(env, "Write Below Etc", "Error", target, ["cat", "/etc/hostname"])
 
 
 def test_read_sensitive_file_by_untrusted_program(env: Env) -> None:
