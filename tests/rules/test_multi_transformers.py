@@ -16,10 +16,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from attr_catalog import attr_catalog
 
 from rae.cli import main as rae_main
 from rae.errors import RaeError
-from rae.fields import ArgMode, FieldCatalog, FieldSpec
+from rae.fields import ArgMode, FieldSpec
 from rae.k8s_audit.events import AuditEvent
 from rae.rules import compile_filter, compile_format
 from rae.rules.ast import BinaryCheck, CallTransformer, FieldRef, Transformer, TransformerList, Value, to_text
@@ -29,25 +30,13 @@ from rae.rules.parser import ConditionSyntaxError, parse_condition
 from rae.syscall.event_table import EVENTS, code_of
 from rae.syscall.events import SyscallEvent
 
-
-def _catalog() -> FieldCatalog:
-    cat = FieldCatalog("test")
-    cat.add(
-        [
-            FieldSpec("fd.name", "CHARBUF"),
-            FieldSpec("fd.directory", "CHARBUF"),
-            FieldSpec("evt.num", "UINT64"),
-            FieldSpec("t.buf", "BYTEBUF"),
-            FieldSpec("t.args", "CHARBUF", arg=ArgMode.INDEX_OPTIONAL, is_list=True),
-        ]
-    )
-    attrs = (("fd.name", "name"), ("fd.directory", "dir"), ("evt.num", "num"), ("t.buf", "buf"), ("t.args", "args"))
-    for f, attr in attrs:
-        cat.bind(f, lambda spec, arg, attr=attr: (lambda evt: getattr(evt, attr, None)))
-    return cat
-
-
-CAT = _catalog()
+CAT = attr_catalog(
+    (FieldSpec("fd.name", "CHARBUF"), "name"),
+    (FieldSpec("fd.directory", "CHARBUF"), "dir"),
+    (FieldSpec("evt.num", "UINT64"), "num"),
+    (FieldSpec("t.buf", "BYTEBUF"), "buf"),
+    (FieldSpec("t.args", "CHARBUF", arg=ArgMode.INDEX_OPTIONAL, is_list=True), "args"),
+)
 FILE = {"name": "/tmp/file_to_run", "dir": "/tmp", "num": 1}
 
 

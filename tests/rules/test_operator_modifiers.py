@@ -14,9 +14,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from attr_catalog import attr_catalog
 
 from rae.cli import main as rae_main
-from rae.fields import ArgMode, FieldCatalog, FieldSpec
+from rae.fields import ArgMode, FieldSpec
 from rae.k8s_audit.events import AuditEvent
 from rae.rules import compile_filter
 from rae.rules.ast import BinaryCheck, ListValue, Value, to_text
@@ -26,25 +27,13 @@ from rae.rules.parser import ConditionSyntaxError, parse_condition
 from rae.syscall.event_table import EVENTS, code_of
 from rae.syscall.events import SyscallEvent
 
-
-def _catalog() -> FieldCatalog:
-    cat = FieldCatalog("test")
-    cat.add(
-        [
-            FieldSpec("t.name", "CHARBUF"),
-            FieldSpec("t.num", "INT64"),
-            FieldSpec("t.ip", "IPADDR"),
-            FieldSpec("t.buf", "BYTEBUF"),
-            FieldSpec("t.list", "CHARBUF", arg=ArgMode.INDEX_OPTIONAL, is_list=True),
-        ]
-    )
-    for f in ("t.name", "t.num", "t.ip", "t.buf", "t.list"):
-        attr = f.split(".", 1)[1]
-        cat.bind(f, lambda spec, arg, attr=attr: (lambda evt: getattr(evt, attr, None)))
-    return cat
-
-
-CAT = _catalog()
+CAT = attr_catalog(
+    (FieldSpec("t.name", "CHARBUF"), "name"),
+    (FieldSpec("t.num", "INT64"), "num"),
+    (FieldSpec("t.ip", "IPADDR"), "ip"),
+    (FieldSpec("t.buf", "BYTEBUF"), "buf"),
+    (FieldSpec("t.list", "CHARBUF", arg=ArgMode.INDEX_OPTIONAL, is_list=True), "list"),
+)
 
 
 def m(cond: str, **kw: Any) -> bool:
