@@ -25,6 +25,7 @@ from typing import Any
 from rae.fields.base import Extractor, FieldCatalog, FieldSpec
 from rae.syscall import state as S
 from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
+from rae.syscall.state import _text
 
 __all__ = ["ERRNO_NAMES", "SIGNAL_NAMES", "bind", "render_param"]
 
@@ -160,14 +161,6 @@ def _s64(v: int) -> int:
 def _s32(v: int) -> int:
     v &= _U32
     return v - (1 << 32) if v >= 1 << 31 else v
-
-
-def _text(b: Any) -> str:
-    if b is None:
-        return ""
-    if isinstance(b, str):
-        return b
-    return bytes(b).decode("utf-8", "surrogateescape")
 
 
 def _dots(b: bytes) -> str:
