@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 __all__ = [
+    "EVT_TIME_SPECS",
     "ArgMode",
     "Binding",
     "ExtractorFactory",
@@ -192,6 +193,23 @@ class ResolvedField:
         if not self.spec.is_list:
             return False
         return self.arg is None or self.spec.arg in (ArgMode.KEY_OPTIONAL, ArgMode.KEY_REQUIRED)
+
+
+#: the ``evt.*`` number and time fields that every source's catalog lists alike (category unset)
+EVT_TIME_SPECS: tuple[FieldSpec, ...] = tuple(
+    FieldSpec(name=n, type=t, desc=d)
+    for n, t, d in (
+        ("evt.num", "UINT64", "sequence number of the event"),
+        ("evt.time", "CHARBUF", "event time as a string with nanoseconds (HH:MM:SS.nnnnnnnnn)"),
+        ("evt.time.s", "CHARBUF", "event time as a string, seconds only (HH:MM:SS)"),
+        ("evt.time.iso8601", "CHARBUF", "event time in ISO 8601 form, nanoseconds, UTC"),
+        ("evt.datetime", "CHARBUF", "event date and time with nanoseconds"),
+        ("evt.datetime.s", "CHARBUF", "event date and time, seconds only"),
+        ("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch"),
+        ("evt.rawtime.s", "ABSTIME", "seconds part of evt.rawtime"),
+        ("evt.rawtime.ns", "ABSTIME", "nanoseconds part of evt.rawtime"),
+    )
+)
 
 
 def _noval(_evt: Any) -> None:

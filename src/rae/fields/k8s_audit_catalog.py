@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rae.fields.base import ArgMode, FieldSpec
+from rae.fields.base import EVT_TIME_SPECS, ArgMode, FieldSpec
 
 __all__ = ["PLUGIN_TYPES", "SPECS"]
 
@@ -51,15 +51,7 @@ def _l(name: str, desc: str, *, indexed: bool = True) -> FieldSpec:
 _EVT = _cls(
     "evt",
     [
-        _f("evt.num", "UINT64", "sequence number of the event"),
-        _f("evt.time", "CHARBUF", "event time as a string with nanoseconds (HH:MM:SS.nnnnnnnnn)"),
-        _f("evt.time.s", "CHARBUF", "event time as a string, seconds only (HH:MM:SS)"),
-        _f("evt.time.iso8601", "CHARBUF", "event time in ISO 8601 form, nanoseconds, UTC"),
-        _f("evt.datetime", "CHARBUF", "event date and time with nanoseconds"),
-        _f("evt.datetime.s", "CHARBUF", "event date and time, seconds only"),
-        _f("evt.rawtime", "ABSTIME", "event time in nanoseconds since the epoch"),
-        _f("evt.rawtime.s", "ABSTIME", "seconds part of evt.rawtime"),
-        _f("evt.rawtime.ns", "ABSTIME", "nanoseconds part of evt.rawtime"),
+        *EVT_TIME_SPECS,
         _f("evt.reltime", "RELTIME", "nanoseconds since the first event"),
         _f("evt.reltime.s", "RELTIME", "seconds part of evt.reltime"),
         _f("evt.reltime.ns", "RELTIME", "nanoseconds part of evt.reltime"),
