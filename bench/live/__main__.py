@@ -93,7 +93,8 @@ class EngineProc:
         self.port = free_port()
         argv = [sys.executable, "-m", "rae.cli", "run", "-o", "webserver.listen_address=127.0.0.1",
                 "-o", f"webserver.listen_port={self.port}", "-o", "load_plugins=[]", *self.extra]
-        env = dict(os.environ, FALCO_HOSTNAME="bench-live")
+        # PYTHONPATH: this tree's rae, not the installed one (a worktree of another commit measures that commit)
+        env = dict(os.environ, FALCO_HOSTNAME="bench-live", PYTHONPATH=str(REPO / "src"))
         with open(self.tmp / "alerts.json", "wb") as out, open(self.tmp / "engine.log", "wb") as err:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=str(REPO))
         end = time.monotonic() + 60

@@ -20,43 +20,28 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.live.__main__ import REPO, free_port
+from bench.live.__main__ import REPO, EngineProc
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+#: stdout alerts off and no config-file watch: the engine's work is the events and the rules
+_OPTIONS = ["-o", "stdout_output.enabled=false", "-o", "watch_config_files=false"]
 
 
 def one_run(rate: float, seconds: float) -> tuple[int, float]:
     """(rounds done, engine CPU seconds spent on them)."""
-    argv = [sys.executable, "-m", "rae.cli", "run", "-o", "webserver.listen_address=127.0.0.1",
-            "-o", f"webserver.listen_port={free_port()}", "-o", "stdout_output.enabled=false",
-            "-o", "watch_config_files=false"]
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))  # this tree's rae, not the installed one
-    eng = subprocess.Popen(argv, cwd=str(REPO), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True)
-    try:
-        assert eng.stderr is not None
-        for line in eng.stderr:
-            if "Starting the engine" in line:
-                break
-        else:
-            raise SystemExit(f"rae run exited with {eng.wait()}")
-        time.sleep(2.0)  # start-up work (rule buckets compile on first events) out of the figure
-        with tempfile.TemporaryDirectory(prefix="rae-bench-round-") as tmp:
-            c0 = _cpu(eng.pid)
+    with tempfile.TemporaryDirectory(prefix="rae-bench-round-") as tmp:
+        eng = EngineProc(Path(tmp), _OPTIONS)
+        try:
+            eng.start()
+            time.sleep(2.0)  # start-up work (rule buckets compile on first events) out of the figure
+            c0 = eng.cpu_seconds()
             out = subprocess.run([sys.executable, "-m", "bench.live.workload", "--seconds", str(seconds),
                                   "--rate", str(rate), "--dir", tmp], cwd=str(REPO), capture_output=True,
                                  text=True, check=True).stdout
             time.sleep(1.0)  # the engine's backlog
-            used = _cpu(eng.pid) - c0
-        return int(json.loads(out)["rounds"]), used
-    finally:
-        eng.terminate()
-        eng.wait(30)
+            used = eng.cpu_seconds() - c0
+        finally:
+            eng.stop()
+    return int(json.loads(out)["rounds"]), used
 
 
 def main() -> None:
