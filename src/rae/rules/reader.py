@@ -233,6 +233,18 @@ class _ItemReader:
                 )
         return append, replace
 
+    def update_mode(
+        self, ctx: _Ctx, can_append: tuple[str, ...], can_replace: tuple[str, ...]
+    ) -> tuple[bool, set[str], set[str]]:
+        """The legacy ``append: true`` (deprecated: warned) and the `overrides`; not both at once."""
+        append = bool(self.boolean("append", ctx))
+        if append:
+            ctx.warn(self.result, "LOAD_DEPRECATED_ITEM", _WARNING_APPEND)
+        o_app, o_rep = self.overrides(ctx, can_append, can_replace)
+        if append and (o_app or o_rep):
+            raise ctx.fail(_ERROR_OVERRIDE_APPEND)
+        return append, o_app, o_rep
+
     def warn_unknown_keys(self, expected: frozenset[str], ctx: _Ctx) -> None:
         for key in self.item:
             if key not in expected:
@@ -354,12 +366,7 @@ def _read_item(node: yaml.Node, parent: _Ctx, col: Collector, result: LoadResult
                 "([^()\"'[:space:]=,]+)",
             )
         items = r.seq("items", ctx, optional=False) or []
-        append = bool(r.boolean("append", ctx))
-        if append:
-            ctx.warn(result, "LOAD_DEPRECATED_ITEM", _WARNING_APPEND)
-        o_app, o_rep = r.overrides(ctx, ("items",), ("items",))
-        if append and (o_app or o_rep):
-            raise ctx.fail(_ERROR_OVERRIDE_APPEND)
+        append, o_app, _ = r.update_mode(ctx, ("items",), ("items",))
         info = ListInfo(name, items, ctx.chain)
         if append or "items" in o_app:
             col.append_list(info, legacy=append)
@@ -380,12 +387,7 @@ def _read_item(node: yaml.Node, parent: _Ctx, col: Collector, result: LoadResult
             )
         cond = r.scalar("condition", ctx) or ""
         cond_ctx = ctx.child("macro condition", "", item["condition"])
-        append = bool(r.boolean("append", ctx))
-        if append:
-            ctx.warn(result, "LOAD_DEPRECATED_ITEM", _WARNING_APPEND)
-        o_app, o_rep = r.overrides(ctx, ("condition",), ("condition",))
-        if append and (o_app or o_rep):
-            raise ctx.fail(_ERROR_OVERRIDE_APPEND)
+        append, o_app, _ = r.update_mode(ctx, ("condition",), ("condition",))
         minfo = MacroInfo(name, cond, ctx.chain, cond_ctx.chain)
         if append or "condition" in o_app:
             col.append_macro(minfo, legacy=append)
@@ -407,12 +409,7 @@ def _read_rule(
     name = r.scalar("rule", parent.child("rule", "", node)) or ""
     ctx = parent.child("rule", name, node)
     source = r.scalar("source", ctx, optional=True, can_be_empty=True) or ""
-    has_append = bool(r.boolean("append", ctx))
-    if has_append:
-        ctx.warn(result, "LOAD_DEPRECATED_ITEM", _WARNING_APPEND)
-    o_app, o_rep = r.overrides(ctx, _RULE_APPEND_KEYS, _RULE_REPLACE_KEYS)
-    if has_append and (o_app or o_rep):
-        raise ctx.fail(_ERROR_OVERRIDE_APPEND)
+    has_append, o_app, o_rep = r.update_mode(ctx, _RULE_APPEND_KEYS, _RULE_REPLACE_KEYS)
 
     if o_app or o_rep:
         expected = {k for k in (*_RULE_APPEND_KEYS, *_RULE_REPLACE_KEYS) if k in item}
