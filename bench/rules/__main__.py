@@ -233,6 +233,25 @@ def _timed_pass(files: list[str], match: Callable[[Any, str], Any]) -> tuple[int
     return n, total
 
 
+def _clock_ns(files: list[str], n: int) -> float:
+    """What timing one call costs, per event: a no-op timed over the replay (best of two)."""
+
+    def noop(evt: Any, source: str) -> None:
+        return None
+
+    return min(_timed_pass(files, noop)[1] for _ in range(2)) / n
+
+
+def _alternated(passes: int, old: Any, new: Any, timed: Callable[[Any], Any]) -> dict[str, list[Any]]:
+    """``timed(match)`` of the old and the new path, ``passes`` times each, the order swapped every pass
+    (so that a drift of the machine hits both)."""
+    out: dict[str, list[Any]] = {"old": [], "new": []}
+    for i in range(passes):
+        for name, fn in (("old", old), ("new", new)) if i % 2 == 0 else (("new", new), ("old", old)):
+            out[name].append(timed(fn))
+    return out
+
+
 def bench_match_index(files: list[str], rules: list[str], passes: int) -> dict[str, object]:
     from rae.rules import load_rules
 
@@ -247,15 +266,8 @@ def bench_match_index(files: list[str], rules: list[str], passes: int) -> dict[s
         old_calls += len(rs.candidates("syscall", evt.evtype))
         new_calls += len(rs.candidates("syscall", evt.evtype, evt.info.dir))
 
-    def noop(evt: Any, source: str) -> None:
-        return None
-
-    timer = min(_timed_pass(files, noop)[1] for _ in range(2)) / n  # the clock calls themselves
-    times: dict[str, list[float]] = {"old": [], "new": []}
-    for i in range(passes):
-        for name, fn in (("old", old), ("new", new)) if i % 2 == 0 else (("new", new), ("old", old)):
-            _, ns = _timed_pass(files, fn)
-            times[name].append(ns / n - timer)
+    timer = _clock_ns(files, n)
+    times = _alternated(passes, old, new, lambda fn: _timed_pass(files, fn)[1] / n - timer)
     o, w = statistics.median(times["old"]), statistics.median(times["new"])
     return {
         "what": "Ruleset.match per event, name index (old) vs code index (new)",
@@ -305,14 +317,8 @@ def bench_shared_extractions(files: list[str], rules: list[str], passes: int) ->
             kinds.append("no candidate" if n_cand == 0 else "one candidate" if n_cand == 1 else "several candidates")
     n = len(kinds)
 
-    def noop(evt: Any, source: str) -> None:
-        return None
-
-    clock_ns = min(_timed_pass(files, noop)[1] for _ in range(2)) / n
-    runs: dict[str, list[dict[str, list[int]]]] = {"old": [], "new": []}
-    for i in range(passes):
-        for name, fn in (("old", old), ("new", new)) if i % 2 == 0 else (("new", new), ("old", old)):
-            runs[name].append(_timed_pass_by_kind(files, fn, kinds))
+    clock_ns = _clock_ns(files, n)
+    runs = _alternated(passes, old, new, lambda fn: _timed_pass_by_kind(files, fn, kinds))
 
     def per_event(name: str, kind: str | None) -> float:
         vals = []
