@@ -100,7 +100,7 @@ class RuncContainer:
     def init_pid(self) -> int:
         return int((self.bundle / "init.pid").read_text())
 
-    def exec(self, *cmd: str, check: bool = False, tty: bool = False) -> subprocess.CompletedProcess[bytes]:
+    def exec(self, *cmd: str, check: bool = False) -> subprocess.CompletedProcess[bytes]:
         """``runc exec ID CMD`` (no terminal; see `exec_with_tty` for one)."""
         res = self.runc("exec", self.id, *cmd, stdin=subprocess.DEVNULL)
         if check:
@@ -141,7 +141,7 @@ class RuncContainer:
             self.runc("kill", self.id, "KILL")
             self.runc("delete", "-f", self.id)
             self.started = False
-        remove_cgroups(f"kubepods/besteffort/{self.pod}")
+        remove_cgroup_tree(f"kubepods/besteffort/{self.pod}")
 
     def __enter__(self) -> RuncContainer:
         try:
@@ -153,8 +153,3 @@ class RuncContainer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def remove_cgroups(relative: str) -> None:
-    """rmdir the pod's cgroup directory tree leaf-first in every hierarchy, then the empty parents."""
-    remove_cgroup_tree(relative)
