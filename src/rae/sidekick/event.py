@@ -21,6 +21,7 @@ __all__ = [
     "EventDecodeError",
     "SidekickEvent",
     "format_go_time",
+    "go_json",
     "parse_go_priority",
     "parse_rfc3339_ns",
 ]
@@ -86,8 +87,8 @@ def format_go_time(ts_ns: int) -> str:
     return base + "Z"
 
 
-def _go_json(obj: Any) -> str:
-    """``json.Marshal`` layout: compact, map keys sorted, ``<>&`` and U+2028/9 escaped."""
+def go_json(obj: Any) -> str:
+    """``json.Marshal`` layout: compact, ``<>&`` and U+2028/9 escaped (keys in the order given)."""
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
     return (
         text.replace("<", "\\u003c")
@@ -203,7 +204,7 @@ class SidekickEvent:
 
     def to_json(self) -> str:
         """One line, as falcosidekick's ``FalcoPayload.String()`` marshals it."""
-        return _go_json(self.to_dict())
+        return go_json(self.to_dict())
 
     def copy(self) -> SidekickEvent:
         """A copy whose fields and tags an output may change without touching the others' view."""

@@ -17,7 +17,6 @@ metrics and error logs. An output never counts or logs its own deliveries.
 from __future__ import annotations
 
 import abc
-import json
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -25,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 import aiohttp
 
 from rae.sidekick.config import SidekickConfig
-from rae.sidekick.event import SidekickEvent
+from rae.sidekick.event import SidekickEvent, go_json
 
 __all__ = [
     "OUTPUT_CLASSES",
@@ -142,13 +141,6 @@ def client_ssl_context(cfg: dict[str, Any], config: SidekickConfig) -> ssl.SSLCo
     return ctx
 
 
-def go_json_bytes(obj: Any) -> bytes:
-    """Compact JSON as Go's encoder writes it (HTML characters escaped)."""
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
-    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text.encode()
-
-
 class HttpOutput(Output):
     """An output that POSTs (or PUTs) one request per event. Success is 200, 201, 202 or 204."""
 
@@ -170,7 +162,7 @@ class HttpOutput(Output):
             return payload
         if isinstance(payload, str):
             return payload.encode()
-        return go_json_bytes(payload)
+        return go_json(payload).encode()
 
     async def start(self) -> None:
         ssl_ctx = client_ssl_context(self.cfg, self.ctx.config)
