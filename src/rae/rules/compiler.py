@@ -1034,7 +1034,6 @@ class KeyedPredicate:
     bucket, or a branch folded away, is not evaluated and so cannot count an evaluation error.
     """
 
-    tree: Expr = field(repr=False)
     cat: FieldCatalog = field(repr=False)
     name: str
     whole: Callable[[Any], bool] = field(repr=False)
@@ -1147,5 +1146,5 @@ def compile_condition(expr: Expr, cat: FieldCatalog, name: str = "condition") ->
     conj = top_conjuncts(expr)
     keyed = tuple(key_determined(c) for c in conj)
     fn, rest_src = _compile(expr, cat, name, keyed)
-    fn.keyed = KeyedPredicate(expr, cat, name, fn, conj, keyed, rest_src)  # type: ignore[attr-defined]
+    fn.keyed = KeyedPredicate(cat, name, fn, conj, keyed, rest_src)  # type: ignore[attr-defined]
     return fn
