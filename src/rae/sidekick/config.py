@@ -26,6 +26,7 @@ __all__ = [
     "MAP_KEYS",
     "SidekickConfig",
     "SidekickConfigError",
+    "as_list",
     "env_name",
     "load_config",
 ]
@@ -140,7 +141,7 @@ def _coerce(path: str, text: str, like: Any) -> Any:
         except ValueError:
             raise SidekickConfigError(f"{env_name(path)}: not a number: {text!r}") from None
     if isinstance(like, list):
-        return [p.strip() for p in text.split(",") if p.strip()]
+        return as_list(text)
     if isinstance(like, dict):
         out: dict[str, str] = {}
         for part in text.split(","):
@@ -168,6 +169,10 @@ class SidekickConfig:
             node = node[part]
         return node
 
+    def get_list(self, path: str) -> list[str]:
+        """A list setting, given as a YAML list or as a comma-separated string."""
+        return as_list(self.get(path))
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.tree.get(name)
         return value if isinstance(value, dict) else {}
@@ -191,15 +196,16 @@ class SidekickConfig:
 
     @property
     def customtags(self) -> list[str]:
-        return _as_list(self.get("customtags"))
+        return self.get_list("customtags")
 
     @property
     def templatedfields(self) -> dict[str, str]:
         return {k: str(v) for k, v in dict(self.get("templatedfields") or {}).items()}
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None or value == "":
+def as_list(value: Any) -> list[str]:
+    """A YAML list or a comma-separated string (an environment variable) → the list of strings."""
+    if not value:
         return []
     if isinstance(value, str):
         return [p.strip() for p in value.split(",") if p.strip()]

@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rae.priority import Priority
+from rae.sidekick.config import as_list
 from rae.sidekick.event import TEST_RULE, SidekickEvent, parse_go_priority
 from rae.sidekick.metrics import SidekickMetrics
 from rae.sidekick.outputs.base import Output, OutputError
@@ -70,9 +71,9 @@ class Route:
             log.warning("%s: unknown minimumpriority %r, taking every priority (as falcosidekick)", name, text)
         return cls(
             minimum=prio.sidekick_number if prio is not None else 0,
-            rules=tuple(_as_list(cfg.get("rules"))),
-            tags=frozenset(_as_list(cfg.get("tags"))),
-            sources=frozenset(_as_list(cfg.get("sources"))),
+            rules=tuple(as_list(cfg.get("rules"))),
+            tags=frozenset(as_list(cfg.get("tags"))),
+            sources=frozenset(as_list(cfg.get("sources"))),
         )
 
     def accepts(self, event: SidekickEvent) -> bool:
@@ -85,14 +86,6 @@ class Route:
         if self.tags and self.tags.isdisjoint(event.tags):
             return False
         return not (self.sources and event.source not in self.sources)
-
-
-def _as_list(value: Any) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [p.strip() for p in value.split(",") if p.strip()]
-    return [str(v) for v in value]
 
 
 @dataclass(slots=True)

@@ -33,15 +33,12 @@ class Sidekick:
 
     def __init__(self, config: SidekickConfig) -> None:
         self.config = config
-        extralabels = config.get("prometheus.extralabels") or ""
-        if isinstance(extralabels, str):
-            extralabels = [p.strip() for p in extralabels.split(",") if p.strip()]
         customfields = config.customfields
         templatedfields = config.templatedfields
         self.metrics = SidekickMetrics(
             customfields=customfields,
             templatedfields=templatedfields,
-            extralabels=extralabels,
+            extralabels=config.get_list("prometheus.extralabels"),
             max_label_sets=int(config.get("prometheus.maxlabelsets") or 0),
         )
         self.enricher = Enricher(
@@ -76,10 +73,7 @@ class Sidekick:
         window = float(config.get("dedup.window") or 0)
         dedup = None
         if window > 0:
-            fields = config.get("dedup.fields") or []
-            if isinstance(fields, str):
-                fields = [p.strip() for p in fields.split(",") if p.strip()]
-            dedup = Deduplicator(window, tuple(fields), self.metrics)
+            dedup = Deduplicator(window, tuple(config.get_list("dedup.fields")), self.metrics)
         self.dispatcher = Dispatcher(runners, self.metrics, dedup)
         self.api = SidekickAPI(config, self.metrics, self.enricher, self.dispatcher)
         self._runners: list[web.AppRunner] = []
@@ -97,9 +91,7 @@ class Sidekick:
         except (OSError, ssl.SSLError) as exc:
             raise SidekickConfigError(f"tlsserver: {exc}") from None
         await self._serve(self.api.make_app(), host, self.config.listen_port, ssl_ctx)
-        notls_paths = list(self.config.get("tlsserver.notlspaths") or [])
-        if isinstance(notls_paths, str):
-            notls_paths = [p.strip() for p in notls_paths.split(",") if p.strip()]
+        notls_paths = self.config.get_list("tlsserver.notlspaths")
         if ssl_ctx is not None and notls_paths:
             port = int(self.config.get("tlsserver.notlsport"))
             await self._serve(self.api.make_app(notls_paths), host, port, None)
