@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 
 from rae.rules.ast import (
     And,
@@ -259,40 +260,29 @@ class _Parser:
         return e
 
     def parse_or(self) -> Expr:
-        self.enter()
-        pos = self.pos()
-        self.blank()
-        children = [self.parse_and()]
-        self.blank()
-        while self.lit("or"):
-            if not self.blank():
-                if self.lit("("):
-                    children.append(self.parse_embedded())
-                else:
-                    raise self.fail("expected blank or '(' after 'or'")
-            else:
-                children.append(self.parse_and())
-            self.blank()
-        self.depth -= 1
-        return children[0] if len(children) == 1 else Or(tuple(children), pos)
+        return self._chain("or", self.parse_and, Or)
 
     def parse_and(self) -> Expr:
+        return self._chain("and", self.parse_not, And)
+
+    def _chain(self, word: str, operand: Callable[[], Expr], node: type[And] | type[Or]) -> Expr:
+        """``operand (word operand)*``: after the word, a blank or an embedded ``(…)``."""
         self.enter()
         pos = self.pos()
         self.blank()
-        children = [self.parse_not()]
+        children = [operand()]
         self.blank()
-        while self.lit("and"):
+        while self.lit(word):
             if not self.blank():
                 if self.lit("("):
                     children.append(self.parse_embedded())
                 else:
-                    raise self.fail("expected blank or '(' after 'and'")
+                    raise self.fail(f"expected blank or '(' after '{word}'")
             else:
-                children.append(self.parse_not())
+                children.append(operand())
             self.blank()
         self.depth -= 1
-        return children[0] if len(children) == 1 else And(tuple(children), pos)
+        return children[0] if len(children) == 1 else node(tuple(children), pos)
 
     def parse_not(self) -> Expr:
         self.enter()
