@@ -129,8 +129,10 @@ class RuncContainer:
                     if not data:
                         break
                     out += data
-                elif os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return 0, out
+                else:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                    if done == pid:  # ended with nothing more to read: its real exit status, not 0
+                        return os.waitstatus_to_exitcode(status), out
         finally:
             os.close(master)
         _, status = os.waitpid(pid, 0)
