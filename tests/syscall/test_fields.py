@@ -12,26 +12,19 @@ from typing import Any
 
 import pytest
 import yaml
+from thread_records import CID, trec
 
 from rae.fields import catalog
 from rae.syscall.event_table import EVENTS, code_of
-from rae.syscall.events import FdRecord, GroupRecord, InterfaceRecord, SyscallEvent, ThreadRecord, UserRecord
+from rae.syscall.events import FdRecord, GroupRecord, InterfaceRecord, SyscallEvent, UserRecord
 from rae.syscall.state import AT_FDCWD, FD, State
 
-CID = "ad64969c62e5f1fbd6fbd9a1b3d7ae5bc2c12f40d2b3fa66cea3e9fc7a8bf1ab"
 _num = itertools.count(1)
 CAT = catalog("syscall")
 
 
 def ev(code: int, tid: int, *params: Any, ts: int = 1_470_327_477_881_781_397) -> SyscallEvent:
     return SyscallEvent(next(_num), ts, tid, 1, code, EVENTS[code], params=list(params))
-
-
-def trec(tid: int, pid: int, ptid: int, comm: str, **kw: Any) -> ThreadRecord:
-    base: dict[str, Any] = dict(tid=tid, pid=pid, ptid=ptid, comm=comm, exe=comm, args=[], cwd="/",
-                                fdlimit=1024, flags=0, uid=0, gid=0, sid=1, vpgid=1)
-    base.update(kw)
-    return ThreadRecord(**base)
 
 
 @pytest.fixture

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from thread_records import CID, trec
 
 from rae.errors import RaeError
 from rae.syscall.event_table import EVENTS
-from rae.syscall.events import FdRecord, GroupRecord, SyscallEvent, ThreadRecord, UserRecord
+from rae.syscall.events import FdRecord, GroupRecord, SyscallEvent, UserRecord
 from rae.syscall.replay import open_capture_source
 from rae.syscall.state import (
     AT_FDCWD,
@@ -25,19 +26,11 @@ from rae.syscall.state import (
     concat_paths,
 )
 
-CID = "ad64969c62e5f1fbd6fbd9a1b3d7ae5bc2c12f40d2b3fa66cea3e9fc7a8bf1ab"
 _num = itertools.count(1)
 
 
 def ev(code: int, tid: int, *params: Any, ts: int = 1_000_000_000) -> SyscallEvent:
     return SyscallEvent(next(_num), ts, tid, 0, code, EVENTS[code], params=list(params))
-
-
-def trec(tid: int, pid: int, ptid: int, comm: str, **kw: Any) -> ThreadRecord:
-    base: dict[str, Any] = dict(tid=tid, pid=pid, ptid=ptid, comm=comm, exe=comm, args=[], cwd="/",
-                                fdlimit=1024, flags=0, uid=0, gid=0, sid=1, vpgid=1)
-    base.update(kw)
-    return ThreadRecord(**base)
 
 
 def make_state(**kw: Any) -> State:
