@@ -396,7 +396,7 @@ class Engine:
         self._selection: set[str] = set()
         self._skip_enter: set[str] = set()
         #: exit codes the state engine must treat as exit-only once the ring holds no older event
-        self._exit_only_next: frozenset[int] | None = None
+        self._exit_only_next: set[int] | None = None
         self._webhook: Any = None  # rae.k8s_audit.webhook.AuditWebhook
         self._webserver: Any = None
         self._threads: list[threading.Thread] = []
@@ -737,10 +737,12 @@ class Engine:
         skip = exit_only_syscalls(ruleset, selection)
         changed = bool(selection) and (selection, skip) != (self._selection, self._skip_enter)
         if changed:
+            from rae.syscall.probe.layout import exit_codes
+
             # widen before the swap, narrow after it: the new rules never miss their syscalls nor
             # the enter events they match; the state engine takes an exit as exit-only as soon as
             # either ruleset skips its enter (harmless for these syscalls when the enter does come)
-            self._set_exit_only(self._skip_enter | skip)
+            self._state.set_exit_only(exit_codes(self._skip_enter | skip))
             self._probe.set_selection(selection | self._selection, skip & self._skip_enter)
         if (cfg.log_level, cfg.time_format_iso_8601, cfg.log_stderr) != (
                 old_cfg.log_level, old_cfg.time_format_iso_8601, old_cfg.log_stderr):
@@ -754,7 +756,7 @@ class Engine:
             log.info("syscall selection updated: %d syscalls, %d of them without enter events", len(selection),
                      len(skip))
             self._selection, self._skip_enter = selection, skip
-            self._exit_only_next = self._exit_only_codes(skip)  # once the ring holds no older event
+            self._exit_only_next = exit_codes(skip)  # once the ring holds no older event
         if self.drops is not None and cfg.syscall_event_drops != old_cfg.syscall_event_drops:
             self.drops = DropMonitor(cfg.syscall_event_drops, self._submit, self.hostname,
                                      start=self.counters.kernel)
@@ -766,16 +768,6 @@ class Engine:
             log.warning("%s", w.one_line())
         log.info("Rules reloaded: %d rules enabled of %d loaded from %d files",
                  len(ruleset.enabled_rules), len(ruleset.rules), len(files))
-
-    @staticmethod
-    def _exit_only_codes(syscalls: set[str]) -> frozenset[int]:
-        from rae.syscall.probe.layout import exit_codes
-
-        return frozenset(exit_codes(syscalls))
-
-    def _set_exit_only(self, syscalls: set[str]) -> None:
-        if self._state is not None:
-            self._state.set_exit_only(self._exit_only_codes(syscalls))
 
     def _replace_outputs(self, cfg: Config) -> None:
         from rae.outputs.manager import OutputManager
