@@ -85,25 +85,18 @@ def main(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"rae capture: capturing to {args.write} (SIGINT or SIGTERM stops)\n")
                 sys.stderr.flush()
                 num = 0
-                done = False
                 pending: list[bytes] = []
 
                 def grab(rec: memoryview) -> None:
                     pending.append(rec.tobytes())
 
                 drain_until = 0.0
-                while not done:
-                    probe.read_batch(grab)
-                    ending = stopping or (deadline is not None and time.monotonic() >= deadline)
-                    if ending and not drain_until:
+                while True:
+                    if not drain_until and (stopping or (deadline is not None and time.monotonic() >= deadline)):
                         # what happened before the stop is still in the ring: read it out (bounded,
-                        # other processes keep writing)
+                        # other processes keep writing), as the engine's syscall loop does
                         drain_until = time.monotonic() + 1.0
-                    if not pending:
-                        if ending:
-                            break
-                        probe.wait(0.01)
-                        continue
+                    n = probe.read_batch(grab)
                     for rec in pending:
                         num += 1
                         if match is not None:
@@ -116,12 +109,13 @@ def main(args: argparse.Namespace) -> int:
                         ts, tid, _ln, code, nparams = _HDR.unpack_from(rec, 0)
                         writer.write_raw(code, ts, tid, 0, nparams, memoryview(rec)[_HDR.size:])
                         written += 1
-                        if args.count is not None and written >= args.count:
-                            done = True
+                        if written == args.count:
                             break
                     pending.clear()
-                    if drain_until and time.monotonic() >= drain_until:
+                    if written == args.count or (drain_until and (not n or time.monotonic() >= drain_until)):
                         break
+                    if not n:
+                        probe.wait(0.01)
             stats = probe.stats()
     finally:
         for s, h in old.items():
