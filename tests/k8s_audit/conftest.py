@@ -1,4 +1,4 @@
-"""Fixtures for the k8s_audit tests: the corpus, TLS material from trustme, a running webhook."""
+"""Fixtures for the k8s_audit tests: the corpus's audit traces, TLS material from trustme, a webhook."""
 
 from __future__ import annotations
 
@@ -8,21 +8,13 @@ from pathlib import Path
 
 import pytest
 import trustme
-from k8s_helpers import CORPUS
 
 from rae.k8s_audit.webhook import AuditWebhook, WebhookConfig
 
 
 @pytest.fixture(scope="session")
-def corpus() -> Path:
-    if not CORPUS.is_dir():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
-    return CORPUS
-
-
-@pytest.fixture(scope="session")
-def traces(corpus: Path) -> Path:
-    return corpus / "falco-regression" / "trace_files" / "k8s_audit"
+def traces(corpus_dir: Path) -> Path:
+    return corpus_dir / "falco-regression" / "trace_files" / "k8s_audit"
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
-AUDIT_TRACES = CORPUS / "falco-regression" / "trace_files" / "k8s_audit"
 
 
 def load_events(path: Path) -> list[dict[str, Any]]:

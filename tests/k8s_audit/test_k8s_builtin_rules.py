@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 import yaml
+from k8s_helpers import CORPUS
 
 import rae.rules
 from rae.k8s_audit.events import decode_payload
 from rae.k8s_audit.replay import open_audit_source
 
 RULES = Path(__file__).resolve().parents[2] / "rules" / "k8s_audit_rules.yaml"
-UPSTREAM = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus" / "upstream-rules"
-
-pytestmark = pytest.mark.skipif(not hasattr(rae.rules, "load_rules"), reason="the rules engine is not built yet")
+UPSTREAM = CORPUS / "upstream-rules"
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
+from k8s_helpers import CORPUS
 
 import rae.rules
 from rae.priority import Priority
 
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
 SUITE = CORPUS / "falco-regression" / "falco_k8s_audit_tests.yaml"
 _BUILD = {
     "BUILD_DIR/falcosecurity-rules-falco-prefix/src/falcosecurity-rules-falco/falco_rules.yaml": (
@@ -32,10 +32,6 @@ _BUILD = {
     ),
 }
 _OPEN_PARAMS = re.compile(r"-o\s+plugins\[0\]\.open_params=(\S+)")
-
-pytestmark = pytest.mark.skipif(
-    not hasattr(rae.rules, "load_rules"), reason="the rules engine (rae.rules.load_rules) is not built yet"
-)
 
 
 class _MuxLoader(yaml.SafeLoader):
