@@ -13,6 +13,9 @@ from typing import Any
 import yaml
 
 REGRESSION = "falco-regression"
+#: tests/conftest.py's corpus directory, computed here: ``from conftest import`` finds whichever
+#: conftest.py pytest loaded last (tests/k8s_audit's, when that directory is collected first)
+CORPUS = (Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus").resolve()
 SUITES = ("falco_tests.yaml", "falco_tests_exceptions.yaml")
 
 _BUILD_PATHS = {
@@ -50,8 +53,6 @@ def load_cases(corpus: Path, name: str) -> dict[str, dict[str, Any]]:
 def select_cases(keep: Callable[[str, dict[str, Any]], bool]) -> list[tuple[str, str, dict[str, Any]]]:
     """(suite, name, case) of every case of SUITES that ``keep(name, case)`` accepts, for a parametrize
     list; none when the corpus is missing (the ``corpus_dir`` fixture then skips)."""
-    from conftest import CORPUS
-
     if not CORPUS.is_dir():
         return []
     return [(suite, name, case) for suite in SUITES for name, case in load_cases(CORPUS, suite).items()
