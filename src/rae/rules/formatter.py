@@ -20,20 +20,27 @@ from typing import Any
 from rae.fields import FieldCatalog, Kind
 from rae.rules.ast import FieldRef, Operand, Pos, Transformer, TransformerList, Value
 from rae.rules.compiler import ANCESTOR_FIELDS, CompileError, resolve_operand
-from rae.rules.parser import ConditionSyntaxError, parse_transformer_prefix
+from rae.rules.parser import (
+    MULTI_TRANSFORMERS,
+    SINGLE_TRANSFORMERS,
+    TRANSFORMERS,
+    ConditionSyntaxError,
+    parse_transformer_prefix,
+)
 
 __all__ = ["FormatError", "OutputFormat", "render_value"]
 
 _NAME_RUN = re.compile(r"[A-Za-z0-9_.]+")
 _DOTTED_ARG = re.compile(r"[A-Za-z0-9_\-./:]+")
-_TRANSFORMER = re.compile(r"(tolower|toupper|b64|basename|len)\(")
+_SINGLE = "|".join(SINGLE_TRANSFORMERS)
+_TRANSFORMER = re.compile(rf"({_SINGLE})\(")
 
 
 #: transformer tokens read by the condition parser: the Falco 0.44 transformers, and any
 #: transformer whose argument is not one plain field (a literal, a list, a nested call)
 _CALL = re.compile(
-    r"(?:(?:join|concat|getopt)\(|(?:tolower|toupper|b64|basename|len)\(\s*(?:[\"'(0-9+\-]"
-    r"|(?:tolower|toupper|b64|basename|len|join|concat|getopt)\())"
+    rf"(?:(?:{'|'.join(MULTI_TRANSFORMERS)})\(|(?:{_SINGLE})\(\s*(?:[\"'(0-9+\-]"
+    rf"|(?:{'|'.join(TRANSFORMERS)})\())"
 )
 
 
