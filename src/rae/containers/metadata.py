@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, TypeVar
 
 from rae.containers.cri import DEFAULT_SOCKETS, ContainerRecord, CriClient, CriError, find_socket
+from rae.syscall.state import Container
 
 __all__ = [
     "ContainerMetadata",
@@ -94,18 +95,15 @@ class TtlLru(MutableMapping[str, V]):
             return len(self._data)
 
 
-def container_from_record(rec: ContainerRecord) -> Any:
+def container_from_record(rec: ContainerRecord) -> Container:
     """The state engine's `Container` for a record (what capture container events would give)."""
-    from rae.syscall.state import Container
-
     c = Container(rec.id, rec.type)
     for attr in ("full_id", "name", "image", "imageid", "imagerepo", "imagetag", "imagedigest", "ip",
                  "privileged", "created_time"):
         setattr(c, attr, getattr(rec, attr))
     c.labels = dict(rec.labels)
     c.mounts = [dict(m) for m in rec.mounts]
-    if hasattr(c, "pod_labels"):
-        c.pod_labels = dict(rec.pod_labels)
+    c.pod_labels = dict(rec.pod_labels)
     return c
 
 
