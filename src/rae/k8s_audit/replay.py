@@ -20,7 +20,7 @@ from typing import IO
 
 from rae.errors import RaeError
 from rae.k8s_audit import jsontext
-from rae.k8s_audit.events import SOURCE, AuditEvent, PayloadError, decode_value
+from rae.k8s_audit.events import MAX_EVENT_SIZE, SOURCE, AuditEvent, PayloadError, decode_value
 
 __all__ = ["AuditFileSource", "open_audit_source"]
 
@@ -46,7 +46,7 @@ class AuditFileSource:
         self,
         paths: list[str],
         *,
-        max_event_size: int = 262144,
+        max_event_size: int = MAX_EVENT_SIZE,
         on_problem: Callable[[str], None] = _warn_stderr,
     ) -> None:
         self.paths = paths
