@@ -8,6 +8,7 @@ the config's ``rules_files``, the config's ``priority``, ``rules:`` selection an
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,12 @@ class RunArgs:
     disable: tuple[str, ...] = ()
     run_tags: tuple[str, ...] = ()
     skip_tags: tuple[str, ...] = ()
+
+    @classmethod
+    def from_args(cls, ns: argparse.Namespace) -> RunArgs:
+        """From the parsed ``-c -o -r -D -t -T`` options of ``rae run`` and ``rae replay``."""
+        return cls(config=ns.config, overrides=tuple(ns.options), rules=tuple(ns.rules or ()),
+                   disable=tuple(ns.disable), run_tags=tuple(ns.run_tags), skip_tags=tuple(ns.skip_tags))
 
     def load_config(self) -> Config:
         return load_config(self.config, list(self.overrides), use_default_file=self.config is None)

@@ -127,14 +127,7 @@ def main(args: argparse.Namespace) -> int:
     if args.format is not None:
         return _print_events([open_replay(f) for f in files], args.format, filter_text, internal=args.internal)
 
-    run_args = RunArgs(
-        config=args.config,
-        overrides=tuple(args.options),
-        rules=tuple(args.rules or ()),
-        disable=tuple(args.disable),
-        run_tags=tuple(args.run_tags),
-        skip_tags=tuple(args.skip_tags),
-    )
+    run_args = RunArgs.from_args(args)
     cfg = run_args.load_config()
     setup_logging(cfg.log_level, iso8601=cfg.time_format_iso_8601, stderr=cfg.log_stderr)
     log.info("rae version %s (replay)", __version__)

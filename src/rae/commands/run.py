@@ -33,14 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    run_args = RunArgs(
-        config=args.config,
-        overrides=tuple(args.options),
-        rules=tuple(args.rules),
-        disable=tuple(args.disable),
-        run_tags=tuple(args.run_tags),
-        skip_tags=tuple(args.skip_tags),
-    )
+    run_args = RunArgs.from_args(args)
     if args.dry_run:
         engine = Engine(run_args)
         engine.prepare()
