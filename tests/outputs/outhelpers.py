@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rae.alerts import Alert
 from rae.priority import Priority
@@ -24,3 +28,22 @@ def make_alert(i: int = 0, *, priority: Priority = Priority.WARNING, source: str
         tags=("filesystem", "process", "testing"),
         hostname="test-falco-hostname",
     )
+
+
+def wait_for(pred: Callable[[], bool], what: str, limit: float = 10.0) -> None:
+    """Poll until ``pred()``; the limit only stops a broken test from hanging."""
+    end = time.monotonic() + limit
+    while not pred():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Stop a receiver the test started (SIGTERM, SIGKILL after 10 s)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from outhelpers import ROOT, make_alert
+from outhelpers import ROOT, make_alert, stop_process, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
 from rae.config import Config
@@ -54,12 +54,7 @@ def sidekick(port: int, log: Path) -> Iterator[str]:
             time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def events_by_rule(base: str) -> dict[str, float]:
@@ -70,14 +65,6 @@ def events_by_rule(base: str) -> dict[str, float]:
             if s.name == "falcosecurity_falcosidekick_falco_events_total":
                 out[s.labels["rule"]] = out.get(s.labels["rule"], 0) + s.value
     return out
-
-
-def wait_until(pred: Callable[[], bool], what: str) -> None:
-    end = time.monotonic() + 15
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_http_output_to_sidekick_and_through_an_outage(
@@ -93,21 +80,23 @@ def test_http_output_to_sidekick_and_through_an_outage(
         with sidekick(port, log) as base:
             for i in range(5):
                 assert om.submit(make_alert(i))
-            wait_until(lambda: om.counters.processed == 5, "5 alerts processed")
+            wait_for(lambda: om.counters.processed == 5, "5 alerts processed", limit=15)
             assert om.counters.delivered == {"http": 5}
-            wait_until(lambda: events_by_rule(base).get("open_from_cat") == 5, "5 events in sidekick's metrics")
+            wait_for(lambda: events_by_rule(base).get("open_from_cat") == 5, "5 events in sidekick's metrics",
+                     limit=15)
 
         # sidekick is down: submit() still returns at once, every failed POST is counted
         assert all(om.submit(make_alert(i)) for i in range(20))
-        wait_until(lambda: om.counters.processed == 25, "20 more alerts processed")
+        wait_for(lambda: om.counters.processed == 25, "20 more alerts processed", limit=15)
         assert om.counters.errors == {"http": 20} and om.counters.delivered == {"http": 5}
 
         # back up on the same port: delivery resumes, nothing restarted on the engine side
         with sidekick(port, log) as base:
             for i in range(3):
                 om.submit(make_alert(i))
-            wait_until(lambda: om.counters.processed == 28, "3 more alerts processed")
+            wait_for(lambda: om.counters.processed == 28, "3 more alerts processed", limit=15)
             assert om.counters.delivered == {"http": 8}
-            wait_until(lambda: events_by_rule(base).get("open_from_cat") == 3, "3 events after the restart")
+            wait_for(lambda: events_by_rule(base).get("open_from_cat") == 3, "3 events after the restart",
+                     limit=15)
     finally:
         om.close(timeout=20)

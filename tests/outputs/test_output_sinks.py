@@ -8,27 +8,17 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from outhelpers import CONFS, ROOT, make_alert
+from outhelpers import CONFS, ROOT, make_alert, stop_process, wait_for
 
 from rae.alerts import Alert
 from rae.config import Config
 from rae.outputs import OutputManager
 from rae.priority import Priority
-
-
-def wait_for(pred: Callable[[], bool], what: str, limit: float = 10.0) -> None:
-    """Poll until ``pred()``; the limit only stops a broken test from hanging."""
-    end = time.monotonic() + limit
-    while not pred():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def run(cfg: Config, alerts: list[Alert]) -> OutputManager:
@@ -265,12 +255,7 @@ def rsyslogd(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             raise AssertionError(f"rsyslogd exited: {(work / 'stderr').read_text()}")
         yield str(sock), out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_syslog_output_into_rsyslogd(rsyslogd: tuple[str, Path], config_factory: Callable[..., Config]) -> None:
