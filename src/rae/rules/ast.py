@@ -20,6 +20,7 @@ __all__ = [
     "Or",
     "Pos",
     "Transformer",
+    "TransformerArg",
     "TransformerList",
     "UnaryCheck",
     "Value",
@@ -107,12 +108,14 @@ class CallTransformer:
     field or transformer, or that has a ``[arg]`` after it. ``arg`` is that bracket argument."""
 
     name: str
-    args: tuple[FieldRef | Transformer | CallTransformer | Value | TransformerList, ...]
+    args: tuple[TransformerArg, ...]
     arg: str | None = None
     pos: Pos = Pos()
 
 
 Operand = FieldRef | Transformer | CallTransformer
+#: an argument of a `CallTransformer`
+TransformerArg = Operand | Value | TransformerList
 
 
 @dataclass(frozen=True, slots=True)

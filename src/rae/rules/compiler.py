@@ -39,6 +39,7 @@ from rae.rules.ast import (
     Or,
     Pos,
     Transformer,
+    TransformerArg,
     TransformerList,
     UnaryCheck,
     Value,
@@ -217,9 +218,7 @@ def _resolve_list(lst: TransformerList, cat: FieldCatalog) -> CompiledOperand:
     )
 
 
-def _resolve_arg(
-    a: FieldRef | Transformer | CallTransformer | Value | TransformerList, cat: FieldCatalog
-) -> CompiledOperand:
+def _resolve_arg(a: TransformerArg, cat: FieldCatalog) -> CompiledOperand:
     if isinstance(a, Value):
         return _constant(a.value)
     if isinstance(a, TransformerList):

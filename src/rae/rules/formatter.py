@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rae.fields import FieldCatalog, Kind
-from rae.rules.ast import FieldRef, Operand, Pos, Transformer, TransformerList, Value
+from rae.rules.ast import FieldRef, Operand, Pos, Transformer, TransformerArg, TransformerList, Value
 from rae.rules.compiler import ANCESTOR_FIELDS, CompileError, resolve_operand
 from rae.rules.parser import (
     MULTI_TRANSFORMERS,
@@ -44,7 +44,7 @@ _CALL = re.compile(
 )
 
 
-def _key_text(a: Operand | Value | TransformerList) -> str:
+def _key_text(a: TransformerArg) -> str:
     """libsinsp's text of a transformer expression (``join(->,(proc.name,fd.name))``): the
     ``output_fields`` key of the token."""
     if isinstance(a, Value):

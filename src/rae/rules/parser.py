@@ -59,12 +59,11 @@ from rae.rules.ast import (
     Or,
     Pos,
     Transformer,
+    TransformerArg,
     TransformerList,
     UnaryCheck,
     Value,
 )
-
-TransformerArg = FieldRef | Transformer | CallTransformer | Value | TransformerList
 
 __all__ = [
     "LIST_OPS",
