@@ -367,8 +367,6 @@ class _Counters:
     state_errors: int = 0
     alert_errors: int = 0
     alerts: int = 0
-    reloads: int = 0
-    reload_failures: int = 0
     kernel: KernelCounts = field(default_factory=KernelCounts)
 
 
@@ -724,7 +722,6 @@ class Engine:
             return True
 
     def _reload_failed(self, why: str) -> None:
-        self.counters.reload_failures += 1
         self.metrics.reload_failures.inc()
         log.error("reload failed, the running rules stay in force: %s", _one_line(why))
 
@@ -763,7 +760,6 @@ class Engine:
         if _outputs_settings(cfg) != _outputs_settings(old_cfg):
             self._replace_outputs(cfg)
         self.metrics.set_loaded_files(files, cfg.loaded_files)
-        self.counters.reloads += 1
         for w in ruleset.warnings:
             log.warning("%s", w.one_line())
         log.info("Rules reloaded: %d rules enabled of %d loaded from %d files",
