@@ -19,7 +19,7 @@ from rae.priority import Priority
 from rae.rules.ast import UnaryCheck
 from rae.rules.compiler import CompileError, resolve_operand
 from rae.rules.errors import LoadMessage, LoadResult, Location, RuleLoadException
-from rae.rules.parser import OPERATORS, ConditionSyntaxError, parse_condition
+from rae.rules.parser import LIST_OPS, OPERATORS, ConditionSyntaxError, parse_condition
 
 __all__ = [
     "PLUGIN_VERSIONS",
@@ -179,9 +179,6 @@ class _Indexed(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.order)
-
-
-_LIST_OPS = ("in", "intersects", "pmatch")
 
 
 def _normalize_comp(s: str) -> str:
@@ -414,7 +411,7 @@ class Collector:
             if ex.comps.is_list:
                 raise _fail(ex.ctx, "Fields and comps must both be strings")
             ex.comps = ExceptionEntry(False, _normalize_comp(ex.comps.item), ())
-            if ex.comps.item not in _LIST_OPS:
+            if ex.comps.item not in LIST_OPS:
                 raise _fail(
                     ex.ctx,
                     "When fields is a single value, comps must be one of (in, pmatch, intersects)",
