@@ -50,8 +50,6 @@ def versions_info(
     the driver versions are the probe's, if the engine passes them.
     """
     major, minor, patch = rae.ENGINE_VERSION
-    if plugin_versions is None:
-        plugin_versions = _declared_plugin_versions()
     return {
         "default_driver_version": rae.__version__,
         "driver_api_version": driver_api_version,
@@ -61,13 +59,8 @@ def versions_info(
         "falco_version": rae.__version__,
         "libs_version": rae.__version__,
         "plugin_api_version": plugin_api_version,
-        "plugin_versions": dict(plugin_versions),
+        "plugin_versions": dict(PLUGIN_VERSIONS if plugin_versions is None else plugin_versions),
     }
-
-
-def _declared_plugin_versions() -> dict[str, str]:
-    """The plugin versions the rules loader declares satisfied (``required_plugin_versions``)."""
-    return dict(PLUGIN_VERSIONS)
 
 
 class _Handler(BaseHTTPRequestHandler):
