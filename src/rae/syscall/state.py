@@ -1056,9 +1056,6 @@ class State:
                 t.fds[r.fd] = fi
         return t
 
-    def get_thread(self, tid: int) -> Thread | None:
-        return self.threads.get(tid)
-
     # --- containers ------------------------------------------------------------------------------
     def _resolve_container(self, t: Thread) -> None:
         memo = self._cgroups_match
@@ -1086,9 +1083,6 @@ class State:
             del containers[next(iter(containers))]
             self.stats["containers_evicted"] += 1
         containers[cid] = info
-
-    def container_of(self, t: Thread) -> Container | None:
-        return self.containers.get(t.container_id) if t.container_id else None
 
     def _container_thread(self, cid: str) -> Thread:
         t = Thread(self, -1)

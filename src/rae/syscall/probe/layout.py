@@ -348,11 +348,6 @@ def exit_codes(syscalls: Iterable[str]) -> set[int]:
     return {CUSTOM_LAYOUTS[s][1] for s in syscalls if s in CUSTOM_LAYOUTS}
 
 
-def all_event_names() -> set[str]:
-    """Every event type the probe can produce."""
-    return {event_name_of(n) for n in NATIVE_SYSCALLS} | {"procexit"}
-
-
 def select_syscalls(
     rule_evtypes: Iterable[str] | None,
     custom_set: Iterable[str] = (),
