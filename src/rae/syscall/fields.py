@@ -895,6 +895,21 @@ def _loginshellid(evt: Any) -> int | None:
     return res
 
 
+def _farthest_sharing(t: S.Thread, attr: str) -> S.Thread | None:
+    """The farthest ancestor of ``t``'s process with the same ``attr`` (sid, vpgid) as it, else
+    the process itself."""
+    m = t.main()
+    if m is None:
+        return None
+    v = getattr(m, attr)
+    found = m
+    for a in m.ancestors():
+        if getattr(a, attr) != v:
+            break
+        found = a
+    return found
+
+
 def _sid_thread(evt: Any) -> S.Thread | None:
     """The session leader: the thread whose tid is the session id, else the farthest ancestor
     still in the session (libsinsp ``proc.sname``)."""
@@ -902,17 +917,7 @@ def _sid_thread(evt: Any) -> S.Thread | None:
     if t is None:
         return None
     s = t.state.threads.get(t.sid)
-    if s is not None:
-        return s
-    m = t.main()
-    if m is None:
-        return None
-    found = m
-    for a in m.ancestors():
-        if a.sid != m.sid:
-            break
-        found = a
-    return found
+    return s if s is not None else _farthest_sharing(t, "sid")
 
 
 def _sname(evt: Any) -> str | None:
@@ -955,17 +960,7 @@ def _deltatime(evt: Any) -> int | None:
 
 def _vpgid_thread(evt: Any) -> S.Thread | None:
     t = evt.thread
-    if t is None:
-        return None
-    m = t.main()
-    if m is None:
-        return None
-    found = None
-    for a in (m, *m.ancestors()):
-        if a.vpgid != m.vpgid:
-            break
-        found = a
-    return found
+    return None if t is None else _farthest_sharing(t, "vpgid")
 
 
 def _nthreads(evt: Any) -> int | None:
