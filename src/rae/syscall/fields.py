@@ -937,7 +937,7 @@ def _error_kind(evt: Any) -> str | None:
         if fi.type in (*_SOCKS, *_SERVS, S.FD.UNIX_SOCK):
             return "net"
     elif evt.info.dir == "<":
-        if name in ("open", "creat", "openat", "openat2"):
+        if name in _OPEN_NAMES:
             return "file"
         if name in ("accept", "accept4", "connect"):
             return "net"
@@ -1117,7 +1117,7 @@ def _fd_nameraw(evt: Any) -> str | None:
     if not _fd_event(evt) or evt.info.dir == ">":
         return None
     name = evt.info.name
-    if name in ("open", "creat", "openat", "openat2"):
+    if name in _OPEN_NAMES:
         src = evt
         if "name" not in evt.info.param_index:
             t = evt.thread
