@@ -24,8 +24,9 @@ from typing import Any
 
 from rae.fields.base import Extractor, FieldCatalog, FieldSpec
 from rae.syscall import state as S
+from rae.syscall.event_table import EF_CREATES_FD, EF_READS_FROM_FD, EF_WAITS, EF_WRITES_TO_FD
 from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
-from rae.syscall.state import _text
+from rae.syscall.state import EF_FD_ANY, _text
 
 __all__ = ["ERRNO_NAMES", "SIGNAL_NAMES", "bind", "render_param"]
 
@@ -141,13 +142,6 @@ _CATEGORY_NAMES = {v: k.lower() for k, v in CATEGORY_BITS.items()}
 _CATEGORY_NAMES[CATEGORY_BITS["IPC"]] = "IPC"
 _EC_IO_BASE = CATEGORY_BITS["IO_BASE"]
 _EC_INTERNAL = CATEGORY_BITS["INTERNAL"]
-
-_EF_CREATES_FD = 1
-_EF_USES_FD = 4
-_EF_FD_ANY = 7
-_EF_READS = 8
-_EF_WRITES = 16
-_EF_WAITS = 128
 
 _U32 = 0xFFFFFFFF
 _U64 = 0xFFFFFFFFFFFFFFFF
@@ -510,7 +504,7 @@ def _evt_rawres(evt: Any) -> int | None:
     info = evt.info
     i = info.param_index.get("res")
     if i is None:
-        if info.flags & _EF_CREATES_FD and info.dir == "<":
+        if info.flags & EF_CREATES_FD and info.dir == "<":
             i = info.param_index.get("fd")
         if i is None:
             return None
@@ -1057,7 +1051,7 @@ _NULL_TYPECHAR = {"open": "f", "openat": "f", "openat2": "f", "creat": "f", "soc
 
 
 def _fd_event(evt: Any) -> bool:
-    return bool(evt.info.flags & _EF_FD_ANY) and evt.thread is not None
+    return bool(evt.info.flags & EF_FD_ANY) and evt.thread is not None
 
 
 def _name_from_creator(evt: Any) -> str | None:
@@ -1087,7 +1081,7 @@ def _name_from_creator(evt: Any) -> str | None:
 
 def _fd_num(evt: Any) -> int | None:
     t = evt.thread
-    if t is None or not evt.info.flags & _EF_FD_ANY:
+    if t is None or not evt.info.flags & EF_FD_ANY:
         return None
     return t.lastevent_fd
 
@@ -1342,7 +1336,7 @@ def _is_server(evt: Any) -> bool | None:
 
 def _fd_uid(evt: Any) -> str | None:
     t = evt.thread
-    if t is None or not evt.info.flags & _EF_FD_ANY:
+    if t is None or not evt.info.flags & EF_FD_ANY:
         return None
     return f"{t.tid}{t.lastevent_fd}"
 
@@ -1689,12 +1683,12 @@ def bind(cat: FieldCatalog) -> None:
     c("evt.res", _evt_res)
     c("evt.rawres", _evt_rawres)
     c("evt.failed", _evt_failed, _render_bool)
-    c("evt.is_io", lambda e: bool(e.info.flags & (_EF_READS | _EF_WRITES)), _render_bool)
-    c("evt.is_io_read", lambda e: bool(e.info.flags & _EF_READS), _render_bool)
-    c("evt.is_io_write", lambda e: bool(e.info.flags & _EF_WRITES), _render_bool)
-    c("evt.io_dir", lambda e: "write" if e.info.flags & _EF_WRITES else
-      ("read" if e.info.flags & _EF_READS else None))
-    c("evt.is_wait", lambda e: bool(e.info.flags & _EF_WAITS), _render_bool)
+    c("evt.is_io", lambda e: bool(e.info.flags & (EF_READS_FROM_FD | EF_WRITES_TO_FD)), _render_bool)
+    c("evt.is_io_read", lambda e: bool(e.info.flags & EF_READS_FROM_FD), _render_bool)
+    c("evt.is_io_write", lambda e: bool(e.info.flags & EF_WRITES_TO_FD), _render_bool)
+    c("evt.io_dir", lambda e: "write" if e.info.flags & EF_WRITES_TO_FD else
+      ("read" if e.info.flags & EF_READS_FROM_FD else None))
+    c("evt.is_wait", lambda e: bool(e.info.flags & EF_WAITS), _render_bool)
     b("evt.abspath", _abspath_factory)
     c("evt.is_open_read", _is_open_read, _render_bool)
     c("evt.is_open_write", _is_open_write, _render_bool)

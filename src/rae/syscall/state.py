@@ -30,7 +30,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rae.containers.cgroup import container_from_cgroups, parse_cgroups
-from rae.syscall.event_table import EF_LARGE_PAYLOAD
+from rae.syscall.event_table import (
+    EF_CREATES_FD,
+    EF_DESTROYS_FD,
+    EF_LARGE_PAYLOAD,
+    EF_SKIPPARSERESET,
+    EF_USES_FD,
+)
 
 __all__ = [
     "AT_FDCWD",
@@ -50,11 +56,7 @@ __all__ = [
 
 # --- constants (libs ppm_events_public.h / scap.h) -------------------------------------------------
 
-EF_CREATES_FD = 1
-EF_DESTROYS_FD = 2
-EF_USES_FD = 4
 EF_FD_ANY = EF_CREATES_FD | EF_DESTROYS_FD | EF_USES_FD
-EF_SKIPPARSERESET = 256
 
 CL_CLONE_FILES = 1 << 0
 CL_CLONE_THREAD = 1 << 13
