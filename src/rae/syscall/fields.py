@@ -24,7 +24,13 @@ from typing import Any
 
 from rae.fields.base import Extractor, FieldCatalog, FieldSpec
 from rae.syscall import state as S
-from rae.syscall.event_table import EF_CREATES_FD, EF_READS_FROM_FD, EF_WAITS, EF_WRITES_TO_FD
+from rae.syscall.event_table import (
+    EF_CREATES_FD,
+    EF_READS_FROM_FD,
+    EF_SKIPPARSERESET,
+    EF_WAITS,
+    EF_WRITES_TO_FD,
+)
 from rae.syscall.event_table_data import CATEGORY_BITS, DYN_TABLES, FLAG_TABLES, SYSCALL_NAMES
 from rae.syscall.state import EF_FD_ANY, _text
 
@@ -446,7 +452,7 @@ def _syscall_type(evt: Any) -> str | None:
     cat = info.category
     if isinstance(cat, int) and cat & _EC_INTERNAL:
         return None
-    if info.flags & 256 or info.name == "switch":
+    if info.flags & EF_SKIPPARSERESET or info.name == "switch":
         return None
     return _evt_type(evt)
 
