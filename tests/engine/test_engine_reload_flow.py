@@ -93,8 +93,16 @@ def test_rule_added_under_flow_takes_effect_and_nothing_is_lost(engine: tuple[Ra
     def mine(rule: str) -> list[dict]:
         return [a for a in run.alerts(start) if a["rule"] == rule and str(a["output_fields"]["proc.pid"]) == pid]
 
+    def settled() -> bool:
+        # both rules' alerts for the last open are written one after the other: wait for B's too
+        a, b = mine("Flow rule A"), mine("Flow rule B")
+        if len(a) < OPENS or not b:
+            return False
+        first = min(int(x["output_fields"]["evt.time"]) for x in b)
+        return len(b) >= sum(1 for x in a if int(x["output_fields"]["evt.time"]) >= first)
+
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(mine("Flow rule A")) < OPENS:
+    while time.monotonic() < deadline and not settled():
         time.sleep(0.1)
     a_alerts, b_alerts = mine("Flow rule A"), mine("Flow rule B")
     assert len(a_alerts) == OPENS  # every open, before, during and after the reload
