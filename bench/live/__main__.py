@@ -4,14 +4,18 @@ In one run (details in bench/README.md):
 
 1. the workload (bench/live/workload.py, ``--workers`` processes, default one per CPU) flat out
    for S seconds without the engine;
-2. ``rae run`` with the built-in rules (alerts to a file, webserver on a free loopback port) started,
+2. the same with the peer *probe only* (bench/live/drain.py: the probe with the engine's syscall
+   selection, its ring emptied and nothing else) — the kernel side's share of the loss;
+3. ``rae run`` with the built-in rules (alerts to a file, webserver on a free loopback port) started,
    the first time left idle for a moment (idle CPU, RSS);
-3. the workload flat out again: throughput, the engine's CPU share (``/proc/<pid>/stat``),
+4. the workload flat out again: throughput, the engine's CPU share (``/proc/<pid>/stat``),
    its drops (``/metrics``), events per second into the engine and how long it takes to catch up;
-   1–3 ``--repeat`` times (the engine stopped in between), each ratio against the baselines either side;
-4. the workload paced at rising rates (×1.5 per step, then bisection) until drops appear or the
+   1–4 ``--repeat`` times (the engine stopped in between), each ratio against the baselines either side;
+5. the workload paced at rising rates (×1.5 per step, then bisection) until drops appear or the
    engine falls behind, within ``--step-budget`` seconds: the highest rate sustained with zero drops;
-5. the engine stopped and the workload flat out once more (the last baseline).
+6. one paced run at half the flat-out rate with the kernel's BPF run-time statistics on: the probe's
+   in-kernel time per round (only there: the statistics slow every program run down);
+7. the engine stopped and the workload flat out once more (the last baseline).
 
 Prints one JSON line per measurement and a summary at the end (``--json FILE`` writes it too).
 """
@@ -19,6 +23,7 @@ Prints one JSON line per measurement and a summary at the end (``--json FILE`` w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,14 +166,60 @@ class EngineProc:
 
 def probe_ns() -> int:
     """Nanoseconds the probe's programs ran so far (all CPUs, every process's syscalls), from the
-    kernel's BPF run-time statistics (``kernel.bpf_stats_enabled``, set by `main`): the probe's
-    own cost, which the engine's CPU share does not include — it is paid inside the syscalls."""
+    kernel's BPF run-time statistics (on only inside `bpf_stats`): the probe's own cost, which the
+    engine's CPU share does not include — it is paid inside the syscalls."""
     try:
         out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, timeout=10)
         progs = json.loads(out.stdout or "[]")
     except (OSError, ValueError, subprocess.TimeoutExpired):
         return 0
     return sum(int(q.get("run_time_ns", 0)) for q in progs if str(q.get("name", "")).startswith("rae_"))
+
+
+@contextlib.contextmanager
+def bpf_stats() -> Iterator[bool]:
+    """``kernel.bpf_stats_enabled`` on for the block (restored after); yields whether it could be set.
+
+    Only around the probe-cost measurement: the statistics time every program run (two clock reads
+    each, ~60 ns on this VM per syscall), which would inflate the throughput loss they explain."""
+    knob = Path("/proc/sys/kernel/bpf_stats_enabled")
+    before = knob.read_text().strip() if knob.exists() else None
+    if before is not None:
+        knob.write_text("1\n")
+    try:
+        yield before is not None
+    finally:
+        if before is not None:
+            knob.write_text(before + "\n")
+
+
+@dataclass
+class DrainProc:
+    """The peer: the probe with the engine's selection and a reader that drops every record
+    (bench/live/drain.py) — the kernel side of the engine's cost, without its user space."""
+
+    extra: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> DrainProc:
+        argv = [sys.executable, "-m", "bench.live.drain", *self.extra]
+        env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     env=env, cwd=str(REPO))
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "ready":
+            self.proc.kill()
+            raise SystemExit(f"bench.live.drain failed to start (exit code {self.proc.wait()})")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.communicate()
 
 
 def catch_up(engine: EngineProc, rate: float, limit: float = 5.0) -> tuple[float, dict[str, float]]:
@@ -187,10 +239,9 @@ def catch_up(engine: EngineProc, rate: float, limit: float = 5.0) -> tuple[float
 def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
             rate: float | None = None) -> dict[str, Any]:
     """One workload run with the engine: rounds/s, engine CPU share, events/s into it, drops, lag."""
-    c0, cpu0, t0, p0 = engine.counters(), engine.cpu_seconds(), time.monotonic(), probe_ns()
+    c0, cpu0, t0 = engine.counters(), engine.cpu_seconds(), time.monotonic()
     rounds = workload(workers, seconds, tmpdir, rate)
     elapsed = time.monotonic() - t0
-    probe = probe_ns() - p0
     c1 = engine.counters()
     ev_rate = (c1["records"] - c0["records"]) / elapsed
     lag, c2 = catch_up(engine, ev_rate)
@@ -199,14 +250,26 @@ def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
         "rounds_per_s": round(rounds, 1),
         "events_per_s": round((c2["records"] - c0["records"]) / elapsed),
         "engine_cpu_share": round(cpu / (time.monotonic() - t0), 3),
-        "probe_cpu_share": round(probe / 1e9 / elapsed, 4),
-        "probe_us_per_round": round(probe / 1e3 / max(rounds * elapsed, 1.0), 1),
         "kernel_drops": int(c2["kernel_drops"] - c0["kernel_drops"]),
         "user_drops": int(c2["user_drops"] - c0["user_drops"]),
         "queue_drops": int(c2["queue_drops"] - c0["queue_drops"]),
         "catch_up_s": lag,
         **engine.memory_mb(),
     }
+
+
+def probe_cost(engine: EngineProc, workers: int, seconds: float, tmpdir: str, rate: float) -> dict[str, Any]:
+    """The probe's in-kernel time per workload round, in a paced run of its own under `bpf_stats`."""
+    with bpf_stats() as on:
+        if not on:
+            return {}
+        p0, t0 = probe_ns(), time.monotonic()
+        rounds = workload(workers, seconds, tmpdir, rate)
+        elapsed = time.monotonic() - t0
+        probe = probe_ns() - p0
+    return {"target_rounds_per_s": round(rate, 1), "rounds_per_s": round(rounds, 1),
+            "probe_cpu_share": round(probe / 1e9 / elapsed, 4),
+            "probe_us_per_round": round(probe / 1e3 / max(rounds * elapsed, 1.0), 1)}
 
 
 def sustained(m: dict[str, Any]) -> bool:
@@ -273,10 +336,6 @@ def main() -> None:
     if os.geteuid() != 0:
         raise SystemExit("bench/live needs root: rae run attaches the eBPF probe")
 
-    stats_knob = Path("/proc/sys/kernel/bpf_stats_enabled")
-    stats_before = stats_knob.read_text().strip() if stats_knob.exists() else None
-    if stats_before is not None:
-        stats_knob.write_text("1\n")  # restored below
     tmp = Path(tempfile.mkdtemp(prefix="rae-bench-live-"))
     work = tmp / "work"
     work.mkdir()
@@ -286,11 +345,15 @@ def main() -> None:
     engine = EngineProc(tmp, [x for o in a.options for x in ("-o", o)])
     try:
         bases: list[float] = []
+        drains: list[dict[str, Any]] = []
         fulls: list[dict[str, Any]] = []
         idle: dict[str, Any] = {}
-        for i in range(a.repeat):  # no engine / engine pairs, alternating: the machine's load drifts
+        for i in range(a.repeat):  # no engine / probe only / engine, alternating: the machine's load drifts
             bases.append(workload(a.workers, a.seconds, str(work)))
             emit({"run": "no engine", "rounds_per_s": round(bases[-1], 1)})
+            with DrainProc([x for o in a.options for x in ("-o", o)]):
+                drains.append({"rounds_per_s": round(workload(a.workers, a.seconds, str(work)), 1)})
+            emit({"run": "probe only", **drains[-1]})
             t0 = time.monotonic()
             engine.start()
             summary.setdefault("engine_start_s", round(time.monotonic() - t0, 2))
@@ -306,26 +369,30 @@ def main() -> None:
             if i < a.repeat - 1:
                 engine.stop()
 
-        steps = step_up(engine, a.workers, a.step_seconds, a.step_budget, str(work),
-                        statistics.median(f["rounds_per_s"] for f in fulls))
+        full_rate = statistics.median(f["rounds_per_s"] for f in fulls)
+        steps = step_up(engine, a.workers, a.step_seconds, a.step_budget, str(work), full_rate)
+        probe = probe_cost(engine, a.workers, a.step_seconds, str(work), full_rate / 2)
+        emit({"run": "engine, paced, BPF run-time statistics on", **probe})
         end_mem = engine.memory_mb()
         alerts = engine.alerts()
         code = engine.stop()
         bases.append(workload(a.workers, a.seconds, str(work)))
         emit({"run": "no engine", "rounds_per_s": round(bases[-1], 1)})
 
-        for i, f in enumerate(fulls):  # against the mean of the baselines either side of it
-            f["throughput_ratio"] = round(f["rounds_per_s"] / ((bases[i] + bases[i + 1]) / 2), 3)
+        for i, (d, f) in enumerate(zip(drains, fulls, strict=True)):  # against the baselines either side
+            base = (bases[i] + bases[i + 1]) / 2
+            d["throughput_ratio"] = round(d["rounds_per_s"] / base, 3)
+            f["throughput_ratio"] = round(f["rounds_per_s"] / base, 3)
         drops = sum(f["kernel_drops"] + f["user_drops"] + f["queue_drops"] for f in fulls)
         flat = {
             "throughput_ratio_median": statistics.median(f["throughput_ratio"] for f in fulls),
             "engine_cpu_share_median": statistics.median(f["engine_cpu_share"] for f in fulls),
-            "probe_cpu_share_median": statistics.median(f["probe_cpu_share"] for f in fulls),
-            "probe_us_per_round_median": statistics.median(f["probe_us_per_round"] for f in fulls),
+            "probe_only_throughput_ratio_median": statistics.median(d["throughput_ratio"] for d in drains),
             "events_per_s_median": statistics.median(f["events_per_s"] for f in fulls),
             "drops_total": drops,
             "catch_up_s_max": max(f["catch_up_s"] for f in fulls),
             "runs": fulls,
+            "probe_only_runs": drains,
         }
         rss_loaded = max([f["rss_mb"] for f in fulls] + [end_mem.get("rss_mb", 0.0)])
         summary.update({
@@ -333,6 +400,7 @@ def main() -> None:
             "idle": idle,
             "flat_out": flat,
             "step_up": steps,
+            "probe_cost": probe,
             "memory_at_end": end_mem,
             "alerts_written": alerts,
             "engine_exit_code": code,
@@ -350,8 +418,6 @@ def main() -> None:
     finally:
         engine.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-        if stats_before is not None:
-            stats_knob.write_text(stats_before + "\n")
 
 
 if __name__ == "__main__":
