@@ -19,6 +19,7 @@ and counts). The main thread only waits for a signal.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -225,23 +226,32 @@ class KernelCounts:
     n_drops_scratch_map: int = 0
     n_drops_pf: int = 0
     n_drops_bug: int = 0
+    #: ring-full drops by libscap category, in `rae.metrics.DROP_BUFFER_CATEGORIES` order
+    n_drops_buffer_by_category: tuple[int, ...] = (0,) * len(rae_metrics.DROP_BUFFER_CATEGORIES)
 
     @classmethod
     def from_probe(cls, st: dict[str, int]) -> KernelCounts:
         full, noaux = st.get("drops_full", 0), st.get("drops_noaux", 0)
+        cats = tuple(st.get(f"drops_full_{cat}_{d}", 0) for cat, d in rae_metrics.DROP_BUFFER_CATEGORIES)
         return cls(n_evts=st.get("events", 0) + full + noaux, n_drops=full + noaux, n_drops_buffer=full,
-                   n_drops_scratch_map=noaux)
+                   n_drops_scratch_map=noaux, n_drops_buffer_by_category=cats)
 
     def minus(self, o: KernelCounts) -> KernelCounts:
-        return KernelCounts(*(a - b for a, b in zip(self._values(), o._values(), strict=True)))
+        cats = tuple(a - b for a, b in zip(self.n_drops_buffer_by_category, o.n_drops_buffer_by_category,
+                                           strict=True))
+        return KernelCounts(*(a - b for a, b in zip(self._values(), o._values(), strict=True)), cats)
 
     def _values(self) -> tuple[int, ...]:
         return (self.n_evts, self.n_drops, self.n_drops_buffer, self.n_drops_scratch_map, self.n_drops_pf,
                 self.n_drops_bug)
 
+    def by_category(self) -> dict[tuple[str, str], int]:
+        """``(category, dir)`` → ring-full drops, for ``EngineStats.n_drops_buffer``."""
+        return dict(zip(rae_metrics.DROP_BUFFER_CATEGORIES, self.n_drops_buffer_by_category, strict=True))
 
-#: the per-category buffer-drop fields of Falco's drop alert (the probe has no categories: zeros)
-_DROP_CATEGORIES = ("clone_fork", "execve", "connect", "open", "dir_file", "other_interest", "close", "proc")
+
+#: the per-category buffer-drop fields of Falco's drop alert: its exit categories
+_ALERT_DROP_CATEGORIES = ("clone_fork", "execve", "connect", "open", "dir_file", "other_interest", "close", "proc")
 
 
 class DropMonitor:
@@ -272,8 +282,7 @@ class DropMonitor:
         if self.settings.simulate_drops:
             log.info("Simulating syscall event drop")
             n_drops += 1
-            delta = KernelCounts(delta.n_evts, n_drops, delta.n_drops_buffer, delta.n_drops_scratch_map,
-                                 delta.n_drops_pf, delta.n_drops_bug)
+            delta = dataclasses.replace(delta, n_drops=n_drops)
         if n_drops <= 0:
             return True
         ratio = n_drops / delta.n_evts if delta.n_evts > 0 else float("inf")
@@ -306,8 +315,9 @@ class DropMonitor:
             "n_drops": str(delta.n_drops),
             "n_drops_buffer_total": str(delta.n_drops_buffer),
         }
-        for cat in _DROP_CATEGORIES:
-            fields[f"n_drops_buffer_{cat}_exit"] = "0"
+        by_cat = delta.by_category()
+        for cat in _ALERT_DROP_CATEGORIES:
+            fields[f"n_drops_buffer_{cat}_exit"] = str(by_cat[(cat, "exit")])
         fields.update({
             "n_drops_scratch_map": str(delta.n_drops_scratch_map),
             "n_drops_page_faults": str(delta.n_drops_pf),
@@ -678,6 +688,7 @@ class Engine:
             n_evts=c.records,
             num_evts=c.syscall_processed + c.audit_processed,
             n_drops=k.n_drops,
+            n_drops_buffer=k.by_category(),
             n_drops_scratch_map=k.n_drops_scratch_map,
             n_drops_page_faults=k.n_drops_pf,
             n_drops_bug=k.n_drops_bug,

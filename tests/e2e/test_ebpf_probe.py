@@ -142,8 +142,8 @@ def test_failed_execve_is_reported_with_its_error() -> None:
 
 @live
 def test_drop_counters_count_a_full_ring(child_waiting: subprocess.Popen[str]) -> None:
-    # a one-page ring holds a few dozen records: 3000 opens without reading must overflow it
-    with ebpf.Probe(selected={"openat"}, ring_bytes=4096) as probe:
+    # a one-page ring holds a few dozen records: 3000 opens and closes without reading must overflow it
+    with ebpf.Probe(selected={"openat", "close"}, skip_enter={"openat", "close"}, ring_bytes=4096) as probe:
         assert child_waiting.stdin is not None
         child_waiting.stdin.write("import os\nfor _ in range(3000):\n    os.close(os.open('/dev/null', 0))\n")
         child_waiting.stdin.close()
@@ -154,6 +154,10 @@ def test_drop_counters_count_a_full_ring(child_waiting: subprocess.Popen[str]) -
     assert stats["drops_full"] > 0
     assert stats["events"] > 0 and kept > 0
     assert stats["seen"] >= stats["events"] + stats["drops_full"]
+    # exit events only: every drop is an openat or a close exit, counted in libscap's categories
+    assert stats["drops_full_open_exit"] > 0 and stats["drops_full_close_exit"] > 0
+    assert stats["drops_full_open_exit"] + stats["drops_full_close_exit"] == stats["drops_full"]
+    assert sum(v for k, v in stats.items() if k.startswith("drops_full_")) == stats["drops_full"]
 
 
 @live

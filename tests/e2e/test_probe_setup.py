@@ -54,6 +54,27 @@ def test_specs_pack_to_the_probe_struct_size() -> None:
     assert layout.SPEC_PROCEXIT in specs
 
 
+def test_drop_categories_follow_libscap_and_the_probe() -> None:
+    from rae.metrics import DROP_BUFFER_CATEGORIES
+
+    assert [(c, d) for c, d, _ in layout.DROP_CATEGORIES] == list(DROP_BUFFER_CATEGORIES)
+    src = (Path(ebpf.__file__).parent / "probe" / "probe.bpf.c").read_text()
+    assert f"N_DROP_CATS = {len(layout.DROP_CATEGORIES)}," in src
+    assert len(ebpf.STAT_NAMES) == 8 + len(layout.DROP_CATEGORIES)
+    slots = layout.drop_category_slots()
+    index = {(c, d): i + 1 for i, (c, d, _) in enumerate(layout.DROP_CATEGORIES)}
+    code = event_table.code_of
+    assert slots[code("openat", "<")] == slots[code("creat", "<")] == index[("open", "exit")]
+    assert slots[code("openat", ">")] == index[("open", "enter")]
+    assert slots[code("close", "<")] == index[("close", "exit")]
+    assert slots[code("clone3", "<")] == slots[code("vfork", "<")] == index[("clone_fork", "exit")]
+    assert slots[code("renameat2", "<")] == slots[code("dup", "<")] == index[("dir_file", "exit")]
+    assert slots[code("ptrace", "<")] == index[("other_interest", "exit")]
+    assert slots[layout.PROCEXIT_CODE] == index[("proc", "exit")]
+    assert code("close", ">") not in slots and code("read", "<") not in slots  # no category: total only
+    assert max(slots) < layout.MAX_EVENT_CODES
+
+
 def test_selection_follows_falco_base_syscalls() -> None:
     default = layout.select_syscalls({"openat"})
     assert {"openat", "execve", "clone", "close", "procexit"} <= default

@@ -53,6 +53,30 @@ def test_above_threshold_alerts_with_falco_fields(caplog: pytest.LogCaptureFixtu
     assert [r.getMessage() for r in caplog.records] == [a.output]
 
 
+def test_drop_alert_and_metrics_break_drops_down_by_category() -> None:
+    from rae.metrics import DROP_BUFFER_CATEGORIES
+    from rae.syscall.ebpf import STAT_NAMES
+
+    def probe_stats(events: int, opens: int, closes: int) -> dict[str, int]:
+        st = dict.fromkeys(STAT_NAMES, 0)
+        st.update(events=events, drops_full=opens + closes, drops_full_open_exit=opens,
+                  drops_full_close_exit=closes)
+        return st
+
+    first = KernelCounts.from_probe(probe_stats(1000, 10, 5))
+    assert first.n_evts == 1015 and first.n_drops == first.n_drops_buffer == 15
+    assert first.by_category()[("open", "exit")] == 10 and first.by_category()[("close", "exit")] == 5
+    assert set(first.by_category()) == set(DROP_BUFFER_CATEGORIES)
+    mon, alerts = _monitor()
+    mon.last = first
+    assert mon.check(KernelCounts.from_probe(probe_stats(1300, 210, 105)))  # 300 of 600: above 0.1
+    (a,) = alerts
+    f = a.output_fields
+    assert f["n_drops"] == f["n_drops_buffer_total"] == "300"
+    assert (f["n_drops_buffer_open_exit"], f["n_drops_buffer_close_exit"]) == ("200", "100")
+    assert f["n_drops_buffer_execve_exit"] == f["n_drops_buffer_proc_exit"] == "0"
+
+
 def test_token_bucket_limits_actions() -> None:
     mon, alerts = _monitor(rate=0.0001, max_burst=1)
     mon.check(_counts(100, 50))

@@ -46,8 +46,11 @@ __all__ = [
     "record_to_event",
 ]
 
-#: per-CPU counters of the probe, by slot (probe.bpf.c ST_*)
-STAT_NAMES = ("events", "drops_full", "truncated", "seen", "drops_noaux", "faults", "wakeups", "forks")
+#: per-CPU counters of the probe, by slot (probe.bpf.c ST_*): then the ring-full drops by libscap
+#: category (``drops_full_<category>_<dir>``, `layout.DROP_CATEGORIES`; they sum to ``drops_full``
+#: but for events of no category)
+STAT_NAMES = ("events", "drops_full", "truncated", "seen", "drops_noaux", "faults", "wakeups", "forks",
+              *(f"drops_full_{cat}_{direction}" for cat, direction, _names in layout.DROP_CATEGORIES))
 
 BTF_PATH = "/sys/kernel/btf/vmlinux"
 _BTF_KIND_DATASEC = 15
@@ -233,7 +236,8 @@ class Probe:
         self._obj = obj
         try:
             self.ncpu = max(1, L.libbpf_num_possible_cpus())
-            for name in ("events", "specs", "flag_tables", "enum_tables", "aux_bufs", "stats", ".rodata"):
+            for name in ("events", "specs", "flag_tables", "enum_tables", "drop_cats", "aux_bufs", "stats",
+                         ".rodata"):
                 m = L.bpf_object__find_map_by_name(obj, name.encode())
                 if not m:
                     raise ProbeError(f"{self.obj_path}: map {name} missing from the probe object")
@@ -323,6 +327,8 @@ class Probe:
             self._update("flag_tables", struct.pack("<I", slot), blob)
         for key, val in layout.enum_table_entries().items():
             self._update("enum_tables", struct.pack("<Q", key), struct.pack("<I", val))
+        for code, slot in layout.drop_category_slots().items():
+            self._update("drop_cats", struct.pack("<I", code), struct.pack("<I", slot))
         self.set_selection(self.selected, self.skip_enter)
 
     def set_selection(self, selected: Iterable[str], skip_enter: Iterable[str] = ()) -> None:

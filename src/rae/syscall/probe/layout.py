@@ -174,6 +174,46 @@ EXIT_COMPLETE = frozenset({
     "setuid", "setgid", "setresuid", "setresgid", "ptrace", "mount", "setns", "unshare",
 })
 
+#: libscap's kernel buffer-drop categories (``n_drops_buffer_<category>_<dir>``), in the probe's
+#: stats-slot order, with the events each one counts (every code of the name in that direction):
+#: the lists of libs' modern probe, so a drop alert and /metrics break drops down as Falco's do
+DROP_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("clone_fork", "enter", ()),
+    ("clone_fork", "exit", ("clone", "clone3", "fork", "vfork")),
+    ("execve", "enter", ()),
+    ("execve", "exit", ("execve", "execveat")),
+    ("connect", "enter", ("connect",)),
+    ("connect", "exit", ("connect",)),
+    ("open", "enter", ("open", "creat", "openat", "openat2")),
+    ("open", "exit", ("open", "creat", "openat", "openat2", "open_by_handle_at")),
+    ("dir_file", "enter", ()),
+    ("dir_file", "exit", ("dup", "chmod", "fchmod", "fchmodat", "chown", "lchown", "fchown", "fchownat",
+                          "link", "linkat", "mkdir", "mkdirat", "mount", "umount", "umount2", "rename",
+                          "renameat", "renameat2", "rmdir", "symlink", "symlinkat", "unlink", "unlinkat")),
+    ("other_interest", "enter", ()),
+    ("other_interest", "exit", ("bpf", "setpgid", "ptrace", "seccomp", "setns", "setresgid", "setresuid",
+                                "setsid", "unshare", "capset", "keyctl")),
+    ("close", "exit", ("close",)),
+    ("proc", "exit", ("procexit",)),  # the procexit event is an enter event; libscap counts it here
+)
+#: size of the probe's ``drop_cats`` map (event codes it can categorize)
+MAX_EVENT_CODES = 1024
+
+
+def drop_category_slots() -> dict[int, int]:
+    """Event code → 1 + index in `DROP_CATEGORIES`, the contents of the probe's ``drop_cats`` map."""
+    from rae.syscall.event_table import EVENTS_BY_NAME
+
+    out: dict[int, int] = {}
+    for i, (_cat, direction, names) in enumerate(DROP_CATEGORIES):
+        want = ">" if direction == "enter" or names == ("procexit",) else "<"
+        for name in names:
+            for info in EVENTS_BY_NAME.get(name, ()):
+                if info.dir == want and info.code < MAX_EVENT_CODES:
+                    out[info.code] = i + 1
+    return out
+
+
 #: the procexit event (sched_process_exit), selected like a syscall named "procexit"
 PROCEXIT_CODE = 186
 

@@ -128,8 +128,12 @@ enum {
 	ST_DROP_FAULT = 5,   /* parameters that could not be read (page fault) */
 	ST_WAKEUPS = 6,      /* forced wakeups */
 	ST_FORKS = 7,        /* sched_process_fork hits */
-	N_STATS = 8,
+	ST_DROP_CAT = 8,     /* first of the drops-by-category slots (ring full), libscap's categories */
+	N_DROP_CATS = 14,
+	N_STATS = ST_DROP_CAT + N_DROP_CATS,
 };
+
+#define MAX_EVENT_CODES 1024
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -163,6 +167,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct aux_buf);
 } aux_bufs SEC(".maps");
+
+/* event code -> 1 + its drop category (0: none), filled by user space; read on drops only */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_EVENT_CODES);
+	__type(key, __u32);
+	__type(value, __u32);
+} drop_cats SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -359,7 +371,11 @@ static __always_inline int ev_submit(struct aux_buf *b)
 		stat_inc(ST_WAKEUPS);
 	}
 	if (bpf_ringbuf_output(&events, b->d, bound_len(len), flags) < 0) {
+		__u32 code = *(__u16 *)&b->d[20];
+		__u32 *cat = bpf_map_lookup_elem(&drop_cats, &code);
 		stat_inc(ST_DROP_FULL);
+		if (cat && *cat && *cat <= N_DROP_CATS)
+			stat_inc(ST_DROP_CAT + *cat - 1);
 		return -1;
 	}
 	stat_inc(ST_EVENTS);
