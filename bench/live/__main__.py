@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -272,6 +273,69 @@ def probe_cost(engine: EngineProc, workers: int, seconds: float, tmpdir: str, ra
             "probe_us_per_round": round(probe / 1e3 / max(rounds * elapsed, 1.0), 1)}
 
 
+#: the native peer's filter (bench/replay's): Falco's expanded ``open_read and fd.directory in (…)``
+NATIVE_FORMAT = "%evt.num %proc.name %fd.name"
+NATIVE_FILTER = ("evt.type in (open, openat, openat2) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0"
+                 " and fd.directory in (/etc, /lib/x86_64-linux-gnu)")
+
+
+def native_peer(workers: int, seconds: float, tmpdir: str, rate: float, capdir: Path) -> dict[str, Any]:
+    """libsinsp's cost per event of this workload: the paced workload captured with ``rae capture``,
+    then read by sysdig (C++ libsinsp: parsing, thread and fd state, a filter with fd fields)
+    with bench/replay's filter; its CPU seconds per event. An estimate of what a native engine
+    would spend per event here (it reads a file instead of the ring)."""
+    sysdig = shutil.which("sysdig")
+    if sysdig is None:
+        return {}
+    cap = capdir / "workload.scap"
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    cap_proc = subprocess.Popen([sys.executable, "-m", "rae.cli", "capture", "-w", str(cap)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=str(REPO))
+    assert cap_proc.stderr is not None
+    if "capturing to" not in cap_proc.stderr.readline():
+        cap_proc.kill()
+        raise SystemExit(f"rae capture failed to start (exit code {cap_proc.wait()})")
+    try:
+        workload(workers, seconds, tmpdir, rate)
+    finally:
+        cap_proc.send_signal(signal.SIGINT)
+        cap_proc.communicate(timeout=60)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sysdig, "-r", str(cap), "-p", NATIVE_FORMAT, NATIVE_FILTER], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    lines = subprocess.run([sysdig, "-r", str(cap), "-p", "%evt.num"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, check=True).stdout.count(b"\n")
+    cap.unlink(missing_ok=True)
+    return {"events": lines, "sysdig_cpu_s": round(cpu, 3),
+            "sysdig_us_per_event": round(cpu / max(lines, 1) * 1e6, 2)}
+
+
+def loss_model(base: float, probe_only: float, engine: dict[str, Any], workers: int,
+               native_us_per_event: float | None) -> dict[str, Any]:
+    """With the workload on every CPU, the engine's CPU comes out of the workload's: predicted ratio =
+    probe-only ratio × w / (w + c), w the workload's CPU seconds per round (workers / baseline
+    rate), c the engine's CPU seconds per round. Checked against the measured ratio of ``rae run``,
+    then applied to a native engine's c (sysdig's CPU per event × the engine's events per round)."""
+    if workers < (os.cpu_count() or 1) or not engine.get("rounds_per_s"):
+        return {}
+    w = workers / base
+    per_round_events = engine["events_per_s"] / engine["rounds_per_s"]
+    c_py = engine["engine_cpu_share"] / engine["rounds_per_s"]
+    out: dict[str, Any] = {
+        "workload_cpu_us_per_round": round(w * 1e6, 1),
+        "events_per_round": round(per_round_events, 1),
+        "engine_cpu_us_per_round": round(c_py * 1e6, 1),
+        "predicted_ratio_rae": round(probe_only * w / (w + c_py), 3),
+    }
+    if native_us_per_event is not None:
+        c_nat = native_us_per_event * 1e-6 * per_round_events
+        out["native_cpu_us_per_round"] = round(c_nat * 1e6, 1)
+        out["predicted_ratio_native"] = round(probe_only * w / (w + c_nat), 3)
+    return out
+
+
 def sustained(m: dict[str, Any]) -> bool:
     """No drop of any kind, and the engine kept pace (caught up within 1 s of the workload's end)."""
     return m["kernel_drops"] == 0 and m["user_drops"] == 0 and m["queue_drops"] == 0 and m["catch_up_s"] < 1.0
@@ -373,6 +437,8 @@ def main() -> None:
         steps = step_up(engine, a.workers, a.step_seconds, a.step_budget, str(work), full_rate)
         probe = probe_cost(engine, a.workers, a.step_seconds, str(work), full_rate / 2)
         emit({"run": "engine, paced, BPF run-time statistics on", **probe})
+        native = native_peer(a.workers, a.step_seconds, str(work), full_rate / 2, tmp)
+        emit({"run": "native peer: sysdig over a capture of the paced workload", **native})
         end_mem = engine.memory_mb()
         alerts = engine.alerts()
         code = engine.stop()
@@ -394,6 +460,14 @@ def main() -> None:
             "runs": fulls,
             "probe_only_runs": drains,
         }
+        models = [loss_model((bases[i] + bases[i + 1]) / 2, d["throughput_ratio"], f, a.workers,
+                             native.get("sysdig_us_per_event"))
+                  for i, (d, f) in enumerate(zip(drains, fulls, strict=True))]
+        if all(models):
+            flat["loss_model"] = {
+                key: statistics.median(m[key] for m in models)
+                for key in models[0]
+            }
         rss_loaded = max([f["rss_mb"] for f in fulls] + [end_mem.get("rss_mb", 0.0)])
         summary.update({
             "baseline_rounds_per_s": [round(b, 1) for b in bases],
@@ -401,6 +475,7 @@ def main() -> None:
             "flat_out": flat,
             "step_up": steps,
             "probe_cost": probe,
+            "native_peer": native,
             "memory_at_end": end_mem,
             "alerts_written": alerts,
             "engine_exit_code": code,
