@@ -10,7 +10,9 @@ fills the queue — the engine keeps running and the loss is counted exactly.
 
 ``close(timeout)`` stops accepting alerts, lets the worker flush what is queued, then closes the
 sinks; what could not be delivered in time is counted and reported. ``outputs_queue.capacity:
-0`` (Falco's "unbounded") is bounded at :data:`rae.config.DEFAULT_OUTPUTS_QUEUE_BOUND`.
+0`` (Falco's "unbounded") is bounded at :data:`rae.config.DEFAULT_OUTPUTS_QUEUE_BOUND`, and the
+queue also holds at most :data:`QUEUE_BYTES` of alerts (estimated by `alert_bytes`): a count
+alone bounds the memory of a stuck output only at count × the longest alert.
 """
 
 from __future__ import annotations
@@ -32,14 +34,26 @@ from rae.metrics import OutputMetrics, register_outputs
 from rae.outputs.base import MessageFormat, Sink
 from rae.outputs.ratelimit import TokenBucket
 
-__all__ = ["LOG_EVERY_S", "OutputCounters", "OutputManager", "build_sinks"]
+__all__ = ["LOG_EVERY_S", "QUEUE_BYTES", "OutputCounters", "OutputManager", "alert_bytes", "build_sinks"]
 
 log = logging.getLogger("rae.outputs")
 
 #: the shortest interval between two log lines about drops or suppressed alerts
 LOG_EVERY_S = 10.0
 
+#: the most memory queued alerts may take (`alert_bytes` estimates): 65,536 alerts of ~1 KiB (a
+#: built-in rule's alert with a short command line) would add ~64 MiB, and long command lines
+#: several times that — past the engine's 80 MB goal, where this budget keeps a stuck output
+QUEUE_BYTES = 16 << 20
+
 _STOP = object()
+
+
+def alert_bytes(alert: Alert) -> int:
+    """The memory a queued alert takes, roughly: its output text, the field values it was rendered
+    from (about as long), and the objects around them (measured with tracemalloc: ~1,000 bytes for
+    a 300-character output with 9 fields). O(1): no walk over the fields."""
+    return 2 * len(alert.output) + 400
 
 
 @dataclass
@@ -114,6 +128,7 @@ class OutputManager:
         sinks: Sequence[Sink] | None = None,
         registry: CollectorRegistry | None = None,
         metrics: OutputMetrics | None = None,
+        max_bytes: int = QUEUE_BYTES,
     ) -> None:
         try:
             self.sinks: list[Sink] = list(sinks) if sinks is not None else build_sinks(cfg)
@@ -123,6 +138,8 @@ class OutputManager:
             raise RaeError(f"outputs: {exc}") from None
         self.format = MessageFormat.from_config(cfg)
         self.capacity = cfg.outputs_queue_bound
+        self.max_bytes = max_bytes
+        self._queued_bytes = 0  # alert_bytes of the alerts in the queue (under _submit_lock)
         self.output_timeout_s = cfg.output_timeout_ms / 1000
         self.metrics = metrics if metrics is not None else register_outputs(registry)
         self.counters = OutputCounters(
@@ -135,6 +152,7 @@ class OutputManager:
         self._next_suppress_log = 0.0
         self._queue: queue.Queue[object] = queue.Queue(self.capacity)
         self._drop_log = _Throttled("outputs queue full ({capacity} alerts): dropped {n} alert(s)")
+        self._bytes_log = _Throttled("outputs queue full ({mib:.1f} MiB of alerts): dropped {n} alert(s)")
         self._err_logs = {s.name: _Throttled(f"output {s.name}: {{n}} failure(s), last: {{err}}")
                           for s in self.sinks}
         self._slow_logs = {
@@ -165,6 +183,12 @@ class OutputManager:
                 return False
             if self._rate > 0 and not self._claim(alert.source):
                 return False
+            size = alert_bytes(alert)
+            if self._queued_bytes + size > self.max_bytes and self._queued_bytes:
+                c.dropped_queue_full += 1
+                self.metrics.queue_drops.inc()
+                self._bytes_log.hit(mib=self.max_bytes / (1 << 20))
+                return False
             try:
                 self._queue.put_nowait(alert)
             except queue.Full:
@@ -172,6 +196,7 @@ class OutputManager:
                 self.metrics.queue_drops.inc()
                 self._drop_log.hit(capacity=self.capacity)
                 return False
+            self._queued_bytes += size
             c.queued += 1
             return True
 
@@ -218,6 +243,8 @@ class OutputManager:
             item = self._queue.get()
             if item is _STOP:
                 return
+            with self._submit_lock:
+                self._queued_bytes -= alert_bytes(item)  # type: ignore[arg-type]
             self.metrics.queue_length.set(self._queue.qsize())
             if self._reopen.is_set():
                 self._reopen.clear()
@@ -285,6 +312,7 @@ class OutputManager:
         if self._rate > 0:
             self._log_suppressed()
         self._drop_log.flush(capacity=self.capacity)
+        self._bytes_log.flush(mib=self.max_bytes / (1 << 20))
         for s in self.sinks:
             self._safe(s, "close", s.close)
             self._err_logs[s.name].flush(level=logging.ERROR, err="(see above)")
