@@ -203,7 +203,9 @@ class SyscallEvent:
         i = self.info.param_index.get(name)
         if i is None:
             return None
-        p = self.params
+        p = self._params
+        if p is None:
+            p = self.params
         return p[i] if i < len(p) else None
 
     def __repr__(self) -> str:

@@ -306,6 +306,10 @@ def _open_index(info: Any) -> tuple[Any, _Idx, _Idx, _Idx, _Idx, _Idx, _Idx]:
 
 def _iarg(evt: Any, name: str) -> Any:
     """``evt.arg(name)`` for an integer parameter, without decoding the other parameters."""
+    p = evt._params
+    if p is not None:  # decoded already: what evt.arg gives, without its calls
+        i = evt.info.param_index.get(name)
+        return p[i] if i is not None and i < len(p) else None
     spec = _int_params_of(evt.info).get(name)
     if spec is None:
         return evt.arg(name)
@@ -1327,15 +1331,20 @@ class State:
     def _open_exit(self, evt: Any, t: Thread) -> None:
         info = evt.info
         name_ = info.name
-        enter = self.enter_event(evt, t)
-        _, i_fd, i_name, i_flags, i_dev, i_ino, i_dirfd = _open_index(info)
-        p = evt.params
+        enter = None if t.enter_evt is None else self.enter_event(evt, t)
+        got = _OPEN_INDEX.get(info.code)
+        _, i_fd, i_name, i_flags, i_dev, i_ino, i_dirfd = got if got is not None and got[0] is info \
+            else _open_index(info)
+        p = evt._params
+        if p is None:
+            p = evt.params
         n = len(p)
         fd = p[i_fd] if i_fd is not None and i_fd < n else None
         if not isinstance(fd, int):
             return
         flags = 0
         path: Any = None
+        sdir: str | None
         if name_ == "open":
             path = p[i_name] if i_name is not None and i_name < n else None
             flags = (p[i_flags] if i_flags is not None and i_flags < n else None) or 0
@@ -1377,9 +1386,12 @@ class State:
                 path = src.arg("name")
                 flags = src.arg("flags") or 0
                 dirfd = src.arg("dirfd")
-            tpath = _text(path)
-            sdir = self.dirfd_base(evt, t, tpath, dirfd if isinstance(dirfd, int) else AT_FDCWD)
-        full, _ = concat_paths(sdir, tpath)
+            tpath = path.decode("utf-8", "surrogateescape") if path.__class__ is bytes else _text(path)
+            if tpath[:1] == "/" and _is_clean(tpath):
+                sdir = None  # what concat_paths gives an absolute clean path, whatever the base
+            else:
+                sdir = self.dirfd_base(evt, t, tpath, dirfd if isinstance(dirfd, int) else AT_FDCWD)
+        full = tpath if sdir is None else concat_paths(sdir, tpath)[0]
         fi = FdInfo(fd, FD.DIRECTORY if flags & O_DIRECTORY else FD.FILE_V2, full)
         fi.openflags = flags
         fi.nameraw = tpath
