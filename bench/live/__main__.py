@@ -314,9 +314,10 @@ def native_peer(workers: int, seconds: float, tmpdir: str, rate: float, capdir: 
 
 def loss_model(base: float, probe_only: float, engine: dict[str, Any], workers: int,
                native_us_per_event: float | None) -> dict[str, Any]:
-    """With the workload on every CPU, the engine's CPU comes out of the workload's: predicted ratio =
-    probe-only ratio × w / (w + c), w the workload's CPU seconds per round (workers / baseline
-    rate), c the engine's CPU seconds per round. Checked against the measured ratio of ``rae run``,
+    """With the workload on every CPU, the engine's CPU comes out of the workload's: a round costs the
+    machine w / p + c CPU seconds (w the workload's CPU per round without a probe, workers / baseline
+    rate; p the probe-only ratio; c the engine's CPU per round), so the predicted ratio is
+    w / (w / p + c) = p·w / (w + p·c). Checked against the measured ratio of ``rae run``,
     then applied to a native engine's c (sysdig's CPU per event × the engine's events per round)."""
     if workers < (os.cpu_count() or 1) or not engine.get("rounds_per_s"):
         return {}
@@ -327,12 +328,12 @@ def loss_model(base: float, probe_only: float, engine: dict[str, Any], workers: 
         "workload_cpu_us_per_round": round(w * 1e6, 1),
         "events_per_round": round(per_round_events, 1),
         "engine_cpu_us_per_round": round(c_py * 1e6, 1),
-        "predicted_ratio_rae": round(probe_only * w / (w + c_py), 3),
+        "predicted_ratio_rae": round(probe_only * w / (w + probe_only * c_py), 3),
     }
     if native_us_per_event is not None:
         c_nat = native_us_per_event * 1e-6 * per_round_events
         out["native_cpu_us_per_round"] = round(c_nat * 1e6, 1)
-        out["predicted_ratio_native"] = round(probe_only * w / (w + c_nat), 3)
+        out["predicted_ratio_native"] = round(probe_only * w / (w + probe_only * c_nat), 3)
     return out
 
 
