@@ -63,8 +63,10 @@ __all__ = [
     "resolve_rules_paths",
 ]
 
-#: ``outputs_queue.capacity: 0`` means "unbounded" in Falco; rae bounds it anyway (an alert is
-#: a few KiB, so this is tens of MiB at worst) — an unbounded queue only moves the failure to OOM.
+#: ``outputs_queue.capacity: 0`` means "unbounded" in Falco; rae bounds it anyway — an unbounded
+#: queue only moves the failure to OOM. The count alone would allow 64 MiB to hundreds of MiB (an
+#: alert takes ~1 KiB, more with long command lines), so the queue is also bounded in bytes
+#: (`rae.outputs.manager.QUEUE_BYTES`).
 DEFAULT_OUTPUTS_QUEUE_BOUND = 65536
 
 #: Plugins whose fields rae provides natively; a config may name them (they are not loaded).
