@@ -623,7 +623,7 @@ class Engine:
             n = probe.read_batch(grab, _BATCH)
             if pending:
                 c.records += len(pending)
-                match = self.ruleset.match  # type: ignore[union-attr]
+                match = self.ruleset.matcher("syscall")  # type: ignore[union-attr]
                 alert = self._alert
                 for rec in pending:
                     num += 1
@@ -640,7 +640,7 @@ class Engine:
                                       num, evt.info.name, type(exc).__name__, exc)
                         continue
                     c.syscall_processed += 1
-                    for rule in match(evt, "syscall"):
+                    for rule in match(evt):
                         alert(rule, evt)
                 pending.clear()
             elif not stopping:

@@ -213,6 +213,7 @@ class Ruleset:
         self._index = {
             s: _SourceIndex(tuple(rs), self.match_all, _code_indexed_class(s)) for s, rs in by_source.items()
         }
+        self._matchers: dict[str, Callable[[Any], list[CompiledRule]]] = {}
 
     @property
     def warnings(self) -> list[Any]:
@@ -268,6 +269,38 @@ class Ruleset:
         if joined is not None:
             return joined(evt, self._eval_error)  # type: ignore[no-any-return]
         return self._run(pairs, evt) if pairs else []
+
+    def matcher(self, source: str) -> Callable[[Any], list[CompiledRule]]:
+        """``lambda evt: self.match(evt, source)``, cheaper for a source's hot loop: an event whose
+        code the index holds runs its bucket straight away; any other goes through `match`."""
+        got = self._matchers.get(source)
+        if got is not None:
+            return got
+        match = self.match
+        idx = self._index.get(source)
+        if idx is None or idx.event_class is None:
+
+            def by_match(evt: Any) -> list[CompiledRule]:
+                return match(evt, source)
+
+            got = by_match
+        else:
+            by_code, cls, err, run = idx.by_code, idx.event_class, self._eval_error, self._run
+
+            def by_code_match(evt: Any) -> list[CompiledRule]:
+                entry = by_code.get(evt.code)
+                if entry is not None and entry[0] is evt.info and evt.__class__ is cls:
+                    bucket = entry[1]
+                    if bucket.__class__ is tuple:
+                        pairs, joined = bucket  # type: ignore[misc]
+                        if joined is not None:
+                            return joined(evt, err)  # type: ignore[no-any-return]
+                        return run(pairs, evt) if pairs else []
+                return match(evt, source)
+
+            got = by_code_match
+        self._matchers[source] = got
+        return got
 
     def _run(self, pairs: Pairs, evt: Any) -> list[CompiledRule]:
         if not self.match_all:
