@@ -317,6 +317,54 @@ def _iarg(evt: Any, name: str) -> Any:
 
 
 
+class _Named:
+    """Some parameters by name, looked up once per event type: ``values(evt)`` is
+    ``[evt.arg(n) for n in names]`` without a call and a name lookup per parameter (the clone
+    and execve exits read twenty)."""
+
+    __slots__ = ("by_code", "names")
+
+    def __init__(self, *names: str) -> None:
+        self.names = names
+        self.by_code: dict[int, tuple[Any, tuple[int, ...]]] = {}
+
+    def values(self, evt: Any) -> list[Any]:
+        info = evt.info
+        got = self.by_code.get(info.code)
+        if got is None or got[0] is not info:
+            pi = info.param_index
+            # a name the schema lacks gets an index past any list (evt.arg gives None for it too)
+            got = self.by_code[info.code] = (info, tuple(pi.get(n, 1 << 30) for n in self.names))
+        p = evt._params
+        if p is None:
+            p = evt.params
+        n = len(p)
+        return [p[i] if i < n else None for i in got[1]]
+
+
+_CLONE_EXIT = _Named("flags", "vtid", "vpid", "pid", "ptid", "exe", "comm", "args", "fdlimit", "pgft_maj",
+                     "pgft_min", "vm_size", "vm_rss", "vm_swap", "uid", "gid", "cgroups")
+#: thread attributes an execve exit sets from the parameters of the same names, when it has them
+_EXECVE_MORE = ("cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime", "exe_ino_mtime",
+                "pidns_init_start_ts")
+_EXECVE_EXIT = _Named("exe", "comm", "args", "pid", "ptid", "fdlimit", "pgft_maj", "pgft_min", "vm_size", "vm_rss",
+                      "vm_swap", "env", "cgroups", "tty", "pgid", "loginuid", "flags", *_EXECVE_MORE)
+
+
+def _set_memory_counters(t: Any, pf_maj: Any, pf_min: Any, vm_size: Any, vm_rss: Any, vm_swap: Any) -> None:
+    """The page-fault and memory counters a clone or execve exit carries (those it has)."""
+    if isinstance(pf_maj, int):
+        t.pfmajor = pf_maj
+    if isinstance(pf_min, int):
+        t.pfminor = pf_min
+    if isinstance(vm_size, int):
+        t.vmsize_kb = vm_size
+    if isinstance(vm_rss, int):
+        t.vmrss_kb = vm_rss
+    if isinstance(vm_swap, int):
+        t.vmswap_kb = vm_swap
+
+
 def _text(b: Any) -> str:
     if b is None:
         return ""
@@ -778,7 +826,8 @@ class State:
         #: evt.num of the last event whose fd only the fd fields see (not the parser's own)
         self.fd_fallback_evt = -1
         self._remove_tid: int | None = None
-        self._remove_fds: list[tuple[Thread, int]] = []
+        #: the fd a close released, removed when the next event comes (its fields still see it)
+        self._remove_fd: tuple[Thread, int] | None = None
         #: event code → its classification (see `_classify`)
         self._codes: dict[int, tuple[int, bool, bool, bool, bool, Handler | None, bool | None, bool, int | None]] = {}
         self._exit_only: frozenset[int] = frozenset()
@@ -1184,12 +1233,12 @@ class State:
 
     def process(self, evt: Any) -> None:
         """Update the state with one event and attach ``evt.thread`` / ``evt.fdinfo``."""
-        if self._remove_fds:
-            for t, fd in self._remove_fds:
-                tab = t.fd_table()
-                if tab is not None and tab.pop(fd, None) is not None:
-                    self.stats["fds_removed"] += 1
-            self._remove_fds.clear()
+        rm = self._remove_fd
+        if rm is not None:
+            self._remove_fd = None
+            tab = rm[0].fd_table()
+            if tab is not None and tab.pop(rm[1], None) is not None:
+                self.stats["fds_removed"] += 1
         if self._remove_tid is not None:
             tid = self._remove_tid
             self._remove_tid = None
@@ -1426,14 +1475,14 @@ class State:
         childtid = _iarg(evt, "res")
         if not isinstance(childtid, int) or childtid < 0:
             return
-        flags = evt.arg("flags") or 0
+        (flags, p_vtid, p_vpid, pid, ptid, p_exe, p_comm, p_args, fdlimit, pf_maj, pf_min, vm_size, vm_rss, vm_swap,
+         uid, gid, cgroups) = _CLONE_EXIT.values(evt)
+        flags = flags or 0
         vtid, vpid = tid, -1
         has_v = "vtid" in evt.info.param_index
         if has_v:
-            v = evt.arg("vtid")
-            vtid = v if isinstance(v, int) else tid
-            v = evt.arg("vpid")
-            vpid = v if isinstance(v, int) else -1
+            vtid = p_vtid if isinstance(p_vtid, int) else tid
+            vpid = p_vpid if isinstance(p_vpid, int) else -1
         in_container = bool(flags & CL_CHILD_IN_PIDNS) or tid != vtid
         inverted = False
         if childtid == 0:
@@ -1441,7 +1490,7 @@ class State:
                 self.remove_thread(tid, True)
                 t = None
                 evt.thread = None
-            parenttid = evt.arg("pid") if flags & CL_CLONE_THREAD else evt.arg("ptid")
+            parenttid = pid if flags & CL_CLONE_THREAD else ptid
             if t is None:
                 inverted = True
                 childtid = tid
@@ -1475,9 +1524,9 @@ class State:
         c.ptid = tid
         if flags & CL_CLONE_PARENT and not inverted and ptinfo.ptid > 0:
             c.ptid = ptinfo.ptid  # the caller's parent is the child's (runc's init stages use it)
-        exe = _intern(_text(evt.arg("exe")))
-        comm = _intern(_text(evt.arg("comm"))) if "comm" in evt.info.param_index else exe
-        args = _split_nul(evt.arg("args"))
+        exe = _intern(_text(p_exe))
+        comm = _intern(_text(p_comm)) if "comm" in evt.info.param_index else exe
+        args = _split_nul(p_args)
         if valid_parent:
             c.comm, c.exe, c.exepath = ptinfo.comm, ptinfo.exe, ptinfo.exepath
             c.exe_writable = ptinfo.exe_writable
@@ -1493,7 +1542,6 @@ class State:
         else:
             # the parent is itself a placeholder: take what the event says, for both
             ptinfo.comm, ptinfo.exe, ptinfo.args = comm, exe, list(args)
-        pid = evt.arg("pid")
         c.pid = pid if isinstance(pid, int) else childtid
         c.flags = flags
         if not flags & CL_CLONE_THREAD:
@@ -1506,23 +1554,16 @@ class State:
         c.exe = exe
         c.comm = comm
         c.args = args
-        fdlimit = evt.arg("fdlimit")
         c.fdlimit = fdlimit if isinstance(fdlimit, int) else 0
-        for attr, pname in (("pfmajor", "pgft_maj"), ("pfminor", "pgft_min"), ("vmsize_kb", "vm_size"),
-                            ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
-            v = evt.arg(pname)
-            if isinstance(v, int):
-                setattr(c, attr, v)
-        uid = evt.arg("uid")
+        _set_memory_counters(c, pf_maj, pf_min, vm_size, vm_rss, vm_swap)
         c.uid = uid if isinstance(uid, int) else UID_NONE
-        gid = evt.arg("gid")
         c.gid = gid if isinstance(gid, int) else UID_NONE
         if in_container:
             c.vtid, c.vpid = vtid, vpid
         else:
             c.vtid, c.vpid = c.tid, c.pid
         if has_v:
-            c.cgroups = _cgroups_param(evt.arg("cgroups"))
+            c.cgroups = _cgroups_param(cgroups)
             self._resolve_container(c)
         elif valid_parent:
             c.cgroups = list(ptinfo.cgroups)
@@ -1535,33 +1576,25 @@ class State:
         if not isinstance(res, int) or res < 0:
             return
         pidx = evt.info.param_index
-        t.exe = _intern(_text(evt.arg("exe")))
-        t.comm = _intern(_text(evt.arg("comm"))) if "comm" in pidx else t.exe
-        t.args = _split_nul(evt.arg("args"))
-        pid = evt.arg("pid")
+        (exe, comm, args, pid, ptid, fdlimit, pf_maj, pf_min, vm_size, vm_rss, vm_swap, env, cgroups, tty, pgid,
+         loginuid, xflags, *more) = _EXECVE_EXIT.values(evt)
+        t.exe = _intern(_text(exe))
+        t.comm = _intern(_text(comm)) if "comm" in pidx else t.exe
+        t.args = _split_nul(args)
         if isinstance(pid, int):
             t.pid = pid
-        if t.ptid == -1:
-            ptid = evt.arg("ptid")
-            if isinstance(ptid, int):
-                t.ptid = ptid
-        fdlimit = evt.arg("fdlimit")
+        if t.ptid == -1 and isinstance(ptid, int):
+            t.ptid = ptid
         if isinstance(fdlimit, int):
             t.fdlimit = fdlimit
-        for attr, pname in (("pfmajor", "pgft_maj"), ("pfminor", "pgft_min"), ("vmsize_kb", "vm_size"),
-                            ("vmrss_kb", "vm_rss"), ("vmswap_kb", "vm_swap")):
-            v = evt.arg(pname)
-            if isinstance(v, int):
-                setattr(t, attr, v)
+        _set_memory_counters(t, pf_maj, pf_min, vm_size, vm_rss, vm_swap)
         if "env" in pidx:
-            t.env = _env_list(_split_nul(evt.arg("env")))
+            t.env = _env_list(_split_nul(env))
         if "cgroups" in pidx:
-            t.cgroups = _cgroups_param(evt.arg("cgroups"))
+            t.cgroups = _cgroups_param(cgroups)
             self._resolve_container(t)
-        if "tty" in pidx:
-            tty = evt.arg("tty")
-            if isinstance(tty, int):
-                t.tty = tty
+        if "tty" in pidx and isinstance(tty, int):
+            t.tty = tty
         enter = self.enter_event(evt, t)
         t.exe_from_memfd = False
         if enter is not None:
@@ -1574,26 +1607,17 @@ class State:
                 else:
                     t.exepath = concat_paths(t.cwd, fn)[0]
                     t.exe_from_memfd = _is_memfd(_proc_fd_entry(t, fn))
-        if "pgid" in pidx:
-            v = evt.arg("pgid")
-            if isinstance(v, int):
-                t.vpgid = v
-        if evt.nparams > 18:
-            v = evt.arg("loginuid")
-            if isinstance(v, int):
-                t.loginuid = v & 0xFFFFFFFF
-        if evt.nparams > 19:
-            v = evt.arg("flags")
-            if isinstance(v, int):
-                t.exe_writable = bool(v & EXE_WRITABLE)
-                if v & EXE_FROM_MEMFD:
-                    t.exe_from_memfd = True
-        for attr in ("cap_inheritable", "cap_permitted", "cap_effective", "exe_ino", "exe_ino_ctime",
-                     "exe_ino_mtime", "pidns_init_start_ts"):
-            if attr in pidx:
-                v = evt.arg(attr)
-                if isinstance(v, int):
-                    setattr(t, attr, v)
+        if "pgid" in pidx and isinstance(pgid, int):
+            t.vpgid = pgid
+        if evt.nparams > 18 and isinstance(loginuid, int):
+            t.loginuid = loginuid & 0xFFFFFFFF
+        if evt.nparams > 19 and isinstance(xflags, int):
+            t.exe_writable = bool(xflags & EXE_WRITABLE)
+            if xflags & EXE_FROM_MEMFD:
+                t.exe_from_memfd = True
+        for attr, v in zip(_EXECVE_MORE, more, strict=True):
+            if isinstance(v, int):  # None when the schema lacks it
+                setattr(t, attr, v)
         keep = t.flags & (CL_PIPE_SRC | CL_PIPE_DST | CL_IS_MAIN_THREAD | CL_CLONE_INVERTED)
         t.flags = CL_ACTIVE | keep
 
@@ -1826,7 +1850,7 @@ class State:
     def _close_exit(self, evt: Any, t: Thread) -> None:
         res = _iarg(evt, "res")
         if isinstance(res, int) and res >= 0 and evt.fdinfo is not None:
-            self._remove_fds.append((t, t.lastevent_fd))
+            self._remove_fd = (t, t.lastevent_fd)
 
     def _fcntl_exit(self, evt: Any, t: Thread) -> None:
         enter = self.enter_event(evt, t)
