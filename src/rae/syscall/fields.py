@@ -620,9 +620,13 @@ def _open_flags(evt: Any) -> tuple[int, int] | None:
     idx = _OPEN_FLAG_PARAMS.get(evt.code)
     if idx is None:
         return None
-    p = evt.params
-    flags = p[idx[0]] if idx[0] < len(p) else 0
-    mode = p[idx[1]] if idx[1] < len(p) else 0
+    p = evt._params
+    if p is None:
+        p = evt.params
+    i_flags, i_mode = idx
+    n = len(p)
+    flags = p[i_flags] if i_flags < n else 0
+    mode = p[i_mode] if i_mode < n else 0
     fm = (flags if isinstance(flags, int) else 0, mode if isinstance(mode, int) else 0)
     memo[0], memo[1], memo[2] = evt, p, fm
     return fm
@@ -1135,6 +1139,12 @@ def _dirname(name: str) -> str:
     return "/"
 
 
+#: the fd types of regular files (fd.directory, fd.filename): fixed, not spelled per call
+_FILE_FD_TYPES = frozenset((S.FD.FILE, S.FD.FILE_V2))
+_DIRECTORY_FD = S.FD.DIRECTORY
+_TYPECHARS = S.TYPECHARS
+
+
 def _fd_directory(evt: Any) -> str | None:
     fi = evt.fdinfo
     if fi is None:
@@ -1142,16 +1152,17 @@ def _fd_directory(evt: Any) -> str | None:
             return None
         n = _name_from_creator(evt)
         return None if n is None else _dirname(n)
-    if fi.type in (S.FD.FILE, S.FD.FILE_V2):
+    typ = fi.type
+    if typ in _FILE_FD_TYPES:
         return _dirname(fi.name)
-    if fi.type == S.FD.DIRECTORY:
+    if typ == _DIRECTORY_FD:
         return fi.name
     return None
 
 
 def _fd_filename(evt: Any) -> str | None:
     fi = evt.fdinfo
-    if fi is None or fi.type not in (S.FD.FILE, S.FD.FILE_V2):
+    if fi is None or fi.type not in _FILE_FD_TYPES:
         return None
     name = fi.name
     pos = name.rfind("/")
@@ -1171,7 +1182,7 @@ def _fd_typechar(evt: Any) -> str | None:
         if not _fd_event(evt):
             return None
         return _NULL_TYPECHAR.get(evt.info.name, "o")
-    return fi.typechar
+    return _TYPECHARS.get(fi.type, "?")  # FdInfo.typechar without its property call
 
 
 _SOCKS = (S.FD.IPV4_SOCK, S.FD.IPV6_SOCK)
