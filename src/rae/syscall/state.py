@@ -342,6 +342,7 @@ class _Named:
         return [p[i] if i < n else None for i in got[1]]
 
 
+_SOCKET_EXIT = _Named("fd", "domain", "type", "proto")
 _CLONE_EXIT = _Named("flags", "vtid", "vpid", "pid", "ptid", "exe", "comm", "args", "fdlimit", "pgft_maj",
                      "pgft_min", "vm_size", "vm_rss", "vm_swap", "uid", "gid", "cgroups")
 #: thread attributes an execve exit sets from the parameters of the same names, when it has them
@@ -1653,17 +1654,16 @@ class State:
                 evt.fdinfo = t.add_fd(fd, fi)
 
     def _socket_exit(self, evt: Any, t: Thread) -> None:
-        fd = evt.arg("fd")
+        fd, domain, typ, proto = _SOCKET_EXIT.values(evt)
         if not isinstance(fd, int) or fd < 0:
             return
         # newer drivers repeat the enter's parameters on the exit (and may send no enter)
-        src = self.enter_event(evt, t) or (evt if evt.arg("domain") is not None else None)
+        src = self.enter_event(evt, t) or (evt if domain is not None else None)
         if src is None:
             return
-        domain = src.arg("domain") or 0
-        typ = src.arg("type") or 0
-        proto = src.arg("proto") or 0
-        self.add_socket(evt, t, fd, domain, typ, proto)
+        if src is not evt:
+            domain, typ, proto = src.arg("domain"), src.arg("type"), src.arg("proto")
+        self.add_socket(evt, t, fd, domain or 0, typ or 0, proto or 0)
 
     def add_socket(self, evt: Any, t: Thread, fd: int, domain: int, typ: int, proto: int) -> None:
         fi = FdInfo(fd, FD.UNKNOWN, "")
