@@ -604,11 +604,12 @@ class Engine:
         probe, state = self._probe, self._state
         process = state.process
         c = self.counters
-        pending: list[bytes] = []
+        pending: list[Any] = []  # events, None for an undecodable record
         append = pending.append
 
         def grab(rec: memoryview) -> None:
-            append(rec.tobytes())  # the state keeps some events (enter events): copy out of the ring
+            # the event copies the record's parameters out of the ring (the state keeps some events)
+            append(record_to_event(rec))
 
         num = 0
         next_check = time.monotonic() + 1.0
@@ -625,12 +626,12 @@ class Engine:
                 c.records += len(pending)
                 match = self.ruleset.matcher("syscall")  # type: ignore[union-attr]
                 alert = self._alert
-                for rec in pending:
+                for evt in pending:
                     num += 1
-                    evt = record_to_event(rec, num)
                     if evt is None:
                         c.undecodable += 1
                         continue
+                    evt.num = num
                     try:
                         process(evt)
                     except Exception as exc:

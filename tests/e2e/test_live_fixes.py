@@ -74,6 +74,11 @@ def test_record_to_event_imports_nothing_per_call() -> None:
     evt = ebpf.record_to_event(rec, 7)
     assert (evt.num, evt.ts, evt.tid, evt.evtype, evt.dir, evt.params) == (7, 5, 42, "close", ">", [3])
     assert ebpf.record_to_event(struct.pack("<QQIHI", 5, 42, 26, 9999, 0)) is None
+    # a record still in the ring: the parameters are copied out (the ring slot is reused after the batch)
+    ring = bytearray(rec)
+    evt = ebpf.record_to_event(memoryview(ring), 8)
+    ring[26:] = bytes(len(ring) - 26)
+    assert type(evt.raw) is bytes and (evt.num, evt.evtype, evt.params) == (8, "close", [3])
 
 
 # --- (c) execveat ending with an execve exit ---------------------------------------------------------

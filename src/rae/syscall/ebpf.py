@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rae.errors import RaeError
-from rae.syscall.event_table import event_info
+from rae.syscall.event_table import EVENTS
 from rae.syscall.events import SyscallEvent
 from rae.syscall.probe import layout
 
@@ -460,16 +460,18 @@ _HDR = struct.Struct("<QQIHI")
 _HDR_UNPACK = _HDR.unpack_from
 _HDR_LEN = _HDR.size
 _NEW = object.__new__
+_EVENTS = EVENTS
+_EVENT_MAX = len(EVENTS)
 
 
-def record_to_event(rec: bytes, num: int = 0) -> Any:
+def record_to_event(rec: bytes | memoryview, num: int = 0) -> Any:
     """One probe record (a scap v2 event without the block wrapper) as a SyscallEvent, or None.
 
     Called once per live event: the slots are set directly (as the capture reader's hot loop
-    does), which costs half of the keyword-argument constructor."""
+    does), which costs half of the keyword-argument constructor. A memoryview (a record still in
+    the ring: the engine's reader) has its parameters copied out once, without the header."""
     ts, tid, _ln, code, nparams = _HDR_UNPACK(rec, 0)
-    info = event_info(code)
-    if info is None:
+    if code >= _EVENT_MAX:
         return None
     e = _NEW(SyscallEvent)
     e.num = num
@@ -477,9 +479,9 @@ def record_to_event(rec: bytes, num: int = 0) -> Any:
     e.tid = tid
     e.cpu = 0
     e.code = code
-    e.info = info
+    e.info = _EVENTS[code]
     e._params = None
-    e.raw = rec[_HDR_LEN:]
+    e.raw = rec[_HDR_LEN:] if rec.__class__ is bytes else rec[_HDR_LEN:].tobytes()  # type: ignore[union-attr]
     e.nparams = nparams
     e.thread = e.fdinfo = e.extra = None
     return e
