@@ -12,6 +12,7 @@ import pytest
 from thread_records import CID, trec
 
 from rae.errors import RaeError
+from rae.syscall import state as state_mod
 from rae.syscall.event_table import EVENTS
 from rae.syscall.events import FdRecord, GroupRecord, SyscallEvent, UserRecord
 from rae.syscall.replay import open_capture_source
@@ -344,6 +345,25 @@ def test_thread_cap() -> None:
         st.process(ev(6, tid, 0, 1))
     assert len(st.threads) == 5
     assert st.stats["threads_dropped"] == 2
+
+
+def test_fd_table_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(state_mod, "MAX_FD_TABLE_SIZE", 4)  # bash holds fds 0 and 5 from the header
+    st = make_state()
+    for fd in (6, 7):
+        st.process(ev(3, 100, fd, b"/tmp/f%d" % fd, 1, 0, 0, 0))  # open< (fd, name, flags, mode, dev, ino)
+    full = ev(3, 100, 8, b"/tmp/f8", 1, 0, 0, 0)
+    st.process(full)
+    assert sorted(st.threads[100].fds) == [0, 5, 6, 7] and st.stats["fds_dropped"] == 1
+    assert full.fdinfo is None and st.threads[100].lastevent_fd == 8  # like libsinsp: fd.num, no fd info
+    again = ev(3, 100, 6, b"/tmp/g", 1, 0, 0, 0)  # an fd already in the table is replaced
+    st.process(again)
+    assert st.threads[100].fds[6].name == "/tmp/g" and st.stats["fds_dropped"] == 1
+    # the /proc scan's fds obey the same bound
+    fds = [FdRecord(tid=300, fd=i, ino=0, type=FD.FILE, name=f"/tmp/s{i}") for i in range(6)]
+    st.thread_lookup = lambda tid: (trec(300, 300, 1, "scanned"), fds)
+    st.process(ev(6, 300, 9, 1))  # close> of a thread first seen: looked up with its fds
+    assert sorted(st.threads[300].fds) == [0, 1, 2, 3] and st.stats["fds_dropped"] == 3
 
 
 def test_container_json_event() -> None:

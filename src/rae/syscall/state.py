@@ -18,7 +18,8 @@ It mirrors what libsinsp's parser keeps (falcosecurity/libs of 2022, the librari
   rules for the close/procexit event itself and is dropped when the next event arrives.
 
 Bounded: an exited process's threads and fd table are dropped; the thread table has a cap
-(``max_threads``) past which new threads are not added (counted in ``stats["threads_dropped"]``).
+(``max_threads``) past which new threads are not added (counted in ``stats["threads_dropped"]``),
+and a process's fd table one (`MAX_FD_TABLE_SIZE`, ``stats["fds_dropped"]``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,10 @@ RECENT_EXITS_MAX = 4096
 #: how far apart (kernel time, either order) such a clone exit and the child's exit may be
 RECENT_EXIT_WINDOW_NS = 10_000_000_000
 DEFAULT_MAX_THREADS = 131072
+#: libsinsp's MAX_FD_TABLE_SIZE: a process's fd table holds at most this many fds; a new fd past it is
+#: not tracked (counted in ``stats["fds_dropped"]``) and its event has no fd, as with libsinsp
+MAX_FD_TABLE_SIZE = 4096
+
 #: the container table's bound (oldest entries evicted past it, counted in ``stats["containers_evicted"]``)
 DEFAULT_MAX_CONTAINERS = 4096
 
@@ -676,13 +681,30 @@ class Thread:
             f.oldname = f.name
         return f
 
-    def add_fd(self, fd: int, info: FdInfo) -> FdInfo:
+    def add_fd(self, fd: int, info: FdInfo) -> FdInfo | None:
+        """Track ``fd`` (it becomes the event's fd); None when the process's fd table is full
+        (`put_fd`'s check, written out here: this runs for every fd an event creates)."""
+        self.lastevent_fd = fd
         t = self.fd_table()
         info.fd = fd
         if t is not None:
+            if len(t) >= MAX_FD_TABLE_SIZE and fd not in t:
+                self.state.stats["fds_dropped"] += 1
+                return None
             t[fd] = info
-        self.lastevent_fd = fd
         return info
+
+    def put_fd(self, fd: int, info: FdInfo) -> bool:
+        """``info`` into the process's fd table unless the table already holds `MAX_FD_TABLE_SIZE`
+        other fds (libsinsp's bound; counted in ``stats["fds_dropped"]``); replacing an fd is allowed."""
+        t = self.fd_table()
+        info.fd = fd
+        if t is not None:
+            if len(t) >= MAX_FD_TABLE_SIZE and fd not in t:
+                self.state.stats["fds_dropped"] += 1
+                return False
+            t[fd] = info
+        return True
 
     def get_cwd(self) -> str:
         m = self.main()
@@ -813,7 +835,8 @@ class State:
         #: sets it to rae.containers.metadata, which later replaces the placeholder with full metadata
         self.container_lookup: Callable[[Container], None] | None = None
         self.stats: dict[str, int] = {"threads_added": 0, "threads_removed": 0, "threads_dropped": 0,
-                                      "fds_removed": 0, "late_clones_ignored": 0, "containers_evicted": 0}
+                                      "fds_removed": 0, "fds_dropped": 0, "late_clones_ignored": 0,
+                                      "containers_evicted": 0}
         #: the last cgroups list `_resolve_container` matched, and its match
         self._cgroups_match: tuple[Any, Any] = (None, None)
         #: tid → exit time of recently exited threads (insertion-ordered, at most RECENT_EXITS_MAX)
@@ -898,7 +921,7 @@ class State:
             for r in recs:
                 fi = self.fd_from_record(r)
                 if fi is not None:
-                    t.fds[r.fd] = fi
+                    t.put_fd(r.fd, fi)
         self._fix_proc_sockets()
 
     def add_thread_record(self, rec: Any) -> Thread | None:
@@ -1109,7 +1132,7 @@ class State:
         for r in fds:
             fi = self.fd_from_record(r)
             if fi is not None:
-                t.fds[r.fd] = fi
+                t.put_fd(r.fd, fi)
         return t
 
     # --- containers ------------------------------------------------------------------------------
