@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,3 +48,25 @@ def stop_process(proc: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+class BlockingSink:
+    """Blocks on every alert until released: a dead or hung output."""
+
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.got: list[Alert] = []
+
+    def emit(self, alert: Alert, message: str) -> None:
+        self.entered.set()
+        self.release.wait(30)
+        self.got.append(alert)
+
+    def reopen(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.release.set()

@@ -9,34 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from outhelpers import make_alert
+from outhelpers import BlockingSink, make_alert
 from prometheus_client import CollectorRegistry
 
 from rae.alerts import Alert
 from rae.config import Config
 from rae.outputs import OutputManager
-
-
-class BlockingSink:
-    """Blocks on every alert until released: a dead or hung output."""
-
-    name = "blocking"
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.got: list[Alert] = []
-
-    def emit(self, alert: Alert, message: str) -> None:
-        self.entered.set()
-        self.release.wait(30)
-        self.got.append(alert)
-
-    def reopen(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.release.set()
 
 
 class ListSink:

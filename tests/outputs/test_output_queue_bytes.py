@@ -4,41 +4,18 @@ most ``max_bytes`` of alerts, so a stuck output cannot grow the engine by count 
 from __future__ import annotations
 
 import logging
-import threading
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from outhelpers import make_alert, wait_for
+from outhelpers import BlockingSink, make_alert, wait_for
 from prometheus_client import CollectorRegistry
 
 from rae.alerts import Alert
 from rae.config import Config
 from rae.outputs import OutputManager
 from rae.outputs.manager import alert_bytes
-
-
-class HungSink:
-    """Holds every alert until released: an output that stopped answering."""
-
-    name = "hung"
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.got: list[Alert] = []
-
-    def emit(self, alert: Alert, message: str) -> None:
-        self.entered.set()
-        self.release.wait(30)
-        self.got.append(alert)
-
-    def reopen(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.release.set()
 
 
 def _long_alert(i: int) -> Alert:
@@ -52,7 +29,7 @@ def test_a_stuck_output_holds_at_most_max_bytes_of_alerts(
 ) -> None:
     cfg = config_factory()  # capacity 0: rae's count bound (65,536 alerts), far above this budget
     reg = CollectorRegistry()
-    sink = HungSink()
+    sink = BlockingSink()
     budget = 256 << 10
     om = OutputManager(cfg, sinks=[sink], registry=reg, max_bytes=budget)
     caplog.set_level(logging.WARNING, "rae.outputs")
@@ -74,7 +51,7 @@ def test_a_stuck_output_holds_at_most_max_bytes_of_alerts(
 
 
 def test_the_budget_frees_as_alerts_are_delivered(config_factory: Callable[..., Config]) -> None:
-    sink = HungSink()
+    sink = BlockingSink()
     sink.release.set()  # a live output: the queue drains
     om = OutputManager(config_factory(), sinks=[sink], max_bytes=2 * alert_bytes(_long_alert(0)))
     for i in range(50):  # one at a time, each delivered before the next: never more than the budget
