@@ -206,6 +206,8 @@ class Ruleset:
         self._reindex()
 
     def _reindex(self) -> None:
+        for old in self._index.values():
+            old.by_code.clear()  # a matcher taken before holds it: it now falls back to `match`
         by_source: dict[str, list[CompiledRule]] = {}
         for r in self.rules:
             if r.enabled:
@@ -272,7 +274,9 @@ class Ruleset:
 
     def matcher(self, source: str) -> Callable[[Any], list[CompiledRule]]:
         """``lambda evt: self.match(evt, source)``, cheaper for a source's hot loop: an event whose
-        code the index holds runs its bucket straight away; any other goes through `match`."""
+        code the index holds runs its bucket straight away; any other goes through `match`. One
+        taken before a `select` stays right (`_reindex` empties the code table it holds, so all
+        goes through `match`); take it again after a selection for the speed."""
         got = self._matchers.get(source)
         if got is not None:
             return got
@@ -288,14 +292,15 @@ class Ruleset:
             by_code, cls, err, run = idx.by_code, idx.event_class, self._eval_error, self._run
 
             def by_code_match(evt: Any) -> list[CompiledRule]:
-                entry = by_code.get(evt.code)
-                if entry is not None and entry[0] is evt.info and evt.__class__ is cls:
-                    bucket = entry[1]
-                    if bucket.__class__ is tuple:
-                        pairs, joined = bucket  # type: ignore[misc]
-                        if joined is not None:
-                            return joined(evt, err)  # type: ignore[no-any-return]
-                        return run(pairs, evt) if pairs else []
+                if evt.__class__ is cls:  # first: another event may have no code
+                    entry = by_code.get(evt.code)
+                    if entry is not None and entry[0] is evt.info:
+                        bucket = entry[1]
+                        if bucket.__class__ is tuple:
+                            pairs, joined = bucket  # type: ignore[misc]
+                            if joined is not None:
+                                return joined(evt, err)  # type: ignore[no-any-return]
+                            return run(pairs, evt) if pairs else []
                 return match(evt, source)
 
             got = by_code_match
