@@ -298,10 +298,13 @@ class OutputManager:
         if self._worker.is_alive():
             while True:  # discard what is left so a stuck worker stops after its current alert
                 try:
-                    if self._queue.get_nowait() is not _STOP:
-                        lost += 1
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is not _STOP:
+                    lost += 1
+                    with self._submit_lock:
+                        self._queued_bytes -= alert_bytes(item)  # type: ignore[arg-type]
             self._queue.put_nowait(_STOP)
             log.error("outputs: %d queued alert(s) not delivered within %.1fs at shutdown", lost, timeout)
             for s in self.sinks:
