@@ -161,6 +161,23 @@ def test_drop_counters_count_a_full_ring(child_waiting: subprocess.Popen[str]) -
 
 
 @live
+def test_drops_of_generic_events_are_counted_in_their_syscall_category(
+        child_waiting: subprocess.Popen[str]) -> None:
+    # setsid and capset have no layout of their own (generic syscall events); libscap counts their
+    # exits in other_interest, as it does ptrace's
+    with ebpf.Probe(selected={"setsid", "capset"}, ring_bytes=4096) as probe:
+        assert child_waiting.stdin is not None
+        child_waiting.stdin.write("import os\nfor _ in range(3000):\n    try:\n        os.setsid()\n"
+                                  "    except OSError:\n        pass\n")
+        child_waiting.stdin.close()
+        child_waiting.wait(timeout=30)
+        stats = probe.stats()
+    assert stats["drops_full"] > 0
+    assert stats["drops_full_other_interest_exit"] > 0  # the exits dropped (enters: no category)
+    assert stats["drops_full_other_interest_exit"] < stats["drops_full"]
+
+
+@live
 def test_selection_map_changes_what_is_emitted(child_waiting: subprocess.Popen[str]) -> None:
     with ebpf.Probe(selected={"close"}) as probe:
         assert child_waiting.stdin is not None

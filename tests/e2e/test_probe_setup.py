@@ -75,6 +75,24 @@ def test_drop_categories_follow_libscap_and_the_probe() -> None:
     assert max(slots) < layout.MAX_EVENT_CODES
 
 
+def test_generic_exits_are_categorized_by_their_syscall() -> None:
+    """Syscalls without a layout of their own (generic events) fall in libscap's category all the same."""
+    src = (Path(ebpf.__file__).parent / "probe" / "probe.bpf.c").read_text()
+    assert f"#define GENERIC_DROP_KEY {layout.GENERIC_DROP_KEY}\n" in src
+    assert event_table.EVENT_MAX <= layout.GENERIC_DROP_KEY  # event codes and generic keys never meet
+    slots = layout.drop_category_slots()
+    index = {(c, d): i + 1 for i, (c, d, _) in enumerate(layout.DROP_CATEGORIES)}
+    generic = {name: slots.get(layout.GENERIC_DROP_KEY + layout.ppm_sc_code(name))
+               for name in ("capset", "setsid", "setpgid", "bpf", "seccomp", "keyctl", "fchownat",
+                            "open_by_handle_at", "read", "ptrace")}
+    assert generic == {"capset": index[("other_interest", "exit")], "setsid": index[("other_interest", "exit")],
+                       "setpgid": index[("other_interest", "exit")], "bpf": index[("other_interest", "exit")],
+                       "seccomp": index[("other_interest", "exit")], "keyctl": index[("other_interest", "exit")],
+                       "fchownat": index[("dir_file", "exit")], "open_by_handle_at": index[("open", "exit")],
+                       "read": None,  # no category
+                       "ptrace": None}  # a layout of its own: its exit code is in the map instead
+
+
 def test_selection_follows_falco_base_syscalls() -> None:
     default = layout.select_syscalls({"openat"})
     assert {"openat", "execve", "clone", "close", "procexit"} <= default

@@ -175,8 +175,9 @@ EXIT_COMPLETE = frozenset({
 })
 
 #: libscap's kernel buffer-drop categories (``n_drops_buffer_<category>_<dir>``), in the probe's
-#: stats-slot order, with the events each one counts (every code of the name in that direction):
-#: the lists of libs' modern probe, so a drop alert and /metrics break drops down as Falco's do
+#: stats-slot order, with the events each one counts (every code of the name in that direction, and
+#: the generic exit event of a syscall of that name without a layout of its own): the lists of libs'
+#: modern probe, so a drop alert and /metrics break drops down as Falco's do
 DROP_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("clone_fork", "enter", ()),
     ("clone_fork", "exit", ("clone", "clone3", "fork", "vfork")),
@@ -198,10 +199,13 @@ DROP_CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 #: size of the probe's ``drop_cats`` map (event codes it can categorize)
 MAX_EVENT_CODES = 1024
+#: ``drop_cats`` key of a generic exit event: this plus the PPM_SC code of its syscall (probe.bpf.c)
+GENERIC_DROP_KEY = 512
 
 
 def drop_category_slots() -> dict[int, int]:
-    """Event code → 1 + index in `DROP_CATEGORIES`, the contents of the probe's ``drop_cats`` map."""
+    """Event code → 1 + index in `DROP_CATEGORIES`, the contents of the probe's ``drop_cats`` map
+    (a syscall sent as the generic exit event: ``GENERIC_DROP_KEY`` + its PPM_SC code)."""
     from rae.syscall.event_table import EVENTS_BY_NAME
 
     out: dict[int, int] = {}
@@ -209,8 +213,11 @@ def drop_category_slots() -> dict[int, int]:
         want = ">" if direction == "enter" or names == ("procexit",) else "<"
         for name in names:
             for info in EVENTS_BY_NAME.get(name, ()):
-                if info.dir == want and info.code < MAX_EVENT_CODES:
+                if info.dir == want and info.code < GENERIC_DROP_KEY:
                     out[info.code] = i + 1
+            sc = ppm_sc_code(name) if name in NATIVE_SYSCALLS and name not in CUSTOM_LAYOUTS else 0
+            if want == "<" and 0 < sc < GENERIC_DROP_KEY:
+                out[GENERIC_DROP_KEY + sc] = i + 1
     return out
 
 

@@ -134,6 +134,8 @@ enum {
 };
 
 #define MAX_EVENT_CODES 1024
+/* drop_cats key of a generic exit event (code 1): this plus its syscall's PPM_SC code (its ID) */
+#define GENERIC_DROP_KEY 512
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -168,7 +170,8 @@ struct {
 	__type(value, struct aux_buf);
 } aux_bufs SEC(".maps");
 
-/* event code -> 1 + its drop category (0: none), filled by user space; read on drops only */
+/* event code (GENERIC_DROP_KEY + PPM_SC code for a generic exit) -> 1 + its drop category (0: none),
+ * filled by user space; read on drops only */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MAX_EVENT_CODES);
@@ -372,7 +375,10 @@ static __always_inline int ev_submit(struct aux_buf *b)
 	}
 	if (bpf_ringbuf_output(&events, b->d, bound_len(len), flags) < 0) {
 		__u32 code = *(__u16 *)&b->d[20];
-		__u32 *cat = bpf_map_lookup_elem(&drop_cats, &code);
+		__u32 *cat;
+		if (code == 1) /* generic exit: its one parameter, ID, names the syscall */
+			code = GENERIC_DROP_KEY + (*(__u16 *)&b->d[HDR_LEN + 2] & (GENERIC_DROP_KEY - 1));
+		cat = bpf_map_lookup_elem(&drop_cats, &code);
 		stat_inc(ST_DROP_FULL);
 		if (cat && *cat && *cat <= N_DROP_CATS)
 			stat_inc(ST_DROP_CAT + *cat - 1);
