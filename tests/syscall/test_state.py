@@ -366,6 +366,29 @@ def test_fd_table_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sorted(st.threads[300].fds) == [0, 1, 2, 3] and st.stats["fds_dropped"] == 3
 
 
+def test_header_fds_of_a_thread_stay_in_its_own_table() -> None:
+    """A capture's fd list is stored in the table of the thread it is listed under (libsinsp's
+    add_fd_from_scap writes the thread's own table), even for a thread sharing its process's files:
+    fds listed under thread 101 neither reach nor replace the main thread's."""
+    reader = SimpleNamespace(
+        threads=[trec(100, 100, 1, "bash"), trec(101, 100, 1, "bash", flags=CL_CLONE_THREAD | CL_CLONE_FILES),
+                 trec(301, 300, 1, "orphan", flags=CL_CLONE_THREAD | CL_CLONE_FILES)],
+        fds={100: [FdRecord(tid=100, fd=5, ino=0, type=FD.FILE, name="/etc/passwd")],
+             101: [FdRecord(tid=101, fd=5, ino=0, type=FD.FILE, name="/tmp/thread5"),
+                   FdRecord(tid=101, fd=7, ino=0, type=FD.FILE, name="/tmp/thread7")],
+             301: [FdRecord(tid=301, fd=3, ino=0, type=FD.FILE, name="/tmp/orphan3")]},
+        users=[], groups=[], interfaces=[], machine=None,
+    )
+    st = State()
+    st.load_header(reader)
+    main, thread, orphan = st.threads[100], st.threads[101], st.threads[301]
+    assert {fd: f.name for fd, f in main.fds.items()} == {5: "/etc/passwd"}
+    assert {fd: f.name for fd, f in thread.fds.items()} == {5: "/tmp/thread5", 7: "/tmp/thread7"}
+    assert thread.get_fd(5) is main.fds[5] and thread.get_fd(7) is None  # lookups go to the main table
+    assert sorted(orphan.fds) == [3]  # no main thread: kept in its own table, not dropped
+    assert st.stats["fds_dropped"] == 0
+
+
 def test_container_json_event() -> None:
     st = make_state()
     doc = {"container": {"id": CID[:12], "image": "node:latest", "name": "express_server", "type": 0,

@@ -682,8 +682,8 @@ class Thread:
         return f
 
     def add_fd(self, fd: int, info: FdInfo) -> FdInfo | None:
-        """Track ``fd`` (it becomes the event's fd); None when the process's fd table is full
-        (`put_fd`'s check, written out here: this runs for every fd an event creates)."""
+        """Track ``fd`` in the process's fd table (it becomes the event's fd); None when that table
+        already holds `MAX_FD_TABLE_SIZE` other fds (counted in ``stats["fds_dropped"]``)."""
         self.lastevent_fd = fd
         t = self.fd_table()
         info.fd = fd
@@ -695,15 +695,15 @@ class Thread:
         return info
 
     def put_fd(self, fd: int, info: FdInfo) -> bool:
-        """``info`` into the process's fd table unless the table already holds `MAX_FD_TABLE_SIZE`
-        other fds (libsinsp's bound; counted in ``stats["fds_dropped"]``); replacing an fd is allowed."""
-        t = self.fd_table()
+        """An fd listed for this thread (capture header, /proc scan) into this thread's own table,
+        as libsinsp's ``add_fd_from_scap`` does (not the process's: `fd_table`), unless it already
+        holds `MAX_FD_TABLE_SIZE` other fds (counted in ``stats["fds_dropped"]``)."""
+        t = self.fds
         info.fd = fd
-        if t is not None:
-            if len(t) >= MAX_FD_TABLE_SIZE and fd not in t:
-                self.state.stats["fds_dropped"] += 1
-                return False
-            t[fd] = info
+        if len(t) >= MAX_FD_TABLE_SIZE and fd not in t:
+            self.state.stats["fds_dropped"] += 1
+            return False
+        t[fd] = info
         return True
 
     def get_cwd(self) -> str:
