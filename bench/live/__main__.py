@@ -315,13 +315,15 @@ def native_peer(workers: int, seconds: float, tmpdir: str, rate: float, capdir: 
 def loss_model(base: float, probe_only: float, engine: dict[str, Any], workers: int,
                native_us_per_event: float | None) -> dict[str, Any]:
     """With the workload on every CPU, the engine's CPU comes out of the workload's: a round costs the
-    machine w / p + c CPU seconds (w the workload's CPU per round without a probe, workers / baseline
-    rate; p the probe-only ratio; c the engine's CPU per round), so the predicted ratio is
+    machine w / p + c CPU seconds (w the workload's CPU per round without a probe, the CPUs / baseline
+    rate — not workers / rate: more workers than CPUs share them; p the probe-only ratio; c the
+    engine's CPU per round), so the predicted ratio is
     w / (w / p + c) = p·w / (w + p·c). Checked against the measured ratio of ``rae run``,
     then applied to a native engine's c (sysdig's CPU per event × the engine's events per round)."""
-    if workers < (os.cpu_count() or 1) or not engine.get("rounds_per_s"):
+    ncpu = os.cpu_count() or 1
+    if workers < ncpu or not engine.get("rounds_per_s"):
         return {}
-    w = workers / base
+    w = ncpu / base
     per_round_events = engine["events_per_s"] / engine["rounds_per_s"]
     c_py = engine["engine_cpu_share"] / engine["rounds_per_s"]
     out: dict[str, Any] = {
