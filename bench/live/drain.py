@@ -1,7 +1,7 @@
 """``python -m bench.live.drain [-o KEY=VALUE]...`` (root, probe built): the probe alone, as a peer of ``rae run``.
 
 Loads the config and the built-in rules exactly as ``rae run`` does, attaches the probe with the
-same syscall selection (and the same exit-only set), and then only empties the ring buffer:
+same syscall selection (and the same exit-only set and ring size), and then only empties the ring buffer:
 records are walked and dropped, with no decoding, no state and no rules. The workload's loss with
 this process running is the kernel side's share of the engine's cost (the probe's programs, the
 syscall tracepoints they enable, the ring's copies) plus a near-free reader; what ``rae run``
@@ -33,9 +33,10 @@ def main() -> None:
     a = p.parse_args()
     engine = Engine(RunArgs(overrides=("load_plugins=[]", *a.options)))
     engine.prepare()  # the config and the rules; no source is opened
-    assert engine.ruleset is not None and engine.cfg is not None
+    assert engine.ruleset is not None and engine.cfg is not None and engine.plan is not None
     selection = syscall_selection(engine.ruleset, engine.cfg)
-    probe = Probe(selected=selection, skip_enter=exit_only_syscalls(engine.ruleset, selection))
+    probe = Probe(selected=selection, skip_enter=exit_only_syscalls(engine.ruleset, selection),
+                  ring_bytes=engine.plan.ring_bytes)  # the ring rae run would have (buf_size_preset)
     probe.open()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
