@@ -250,8 +250,8 @@ class KernelCounts:
         return dict(zip(rae_metrics.DROP_BUFFER_CATEGORIES, self.n_drops_buffer_by_category, strict=True))
 
 
-#: the per-category buffer-drop fields of Falco's drop alert: its exit categories
-_ALERT_DROP_CATEGORIES = ("clone_fork", "execve", "connect", "open", "dir_file", "other_interest", "close", "proc")
+#: the per-category buffer-drop fields of Falco's drop alert: its exit categories, in its order
+_ALERT_DROP_CATEGORIES = tuple(cat for cat, d in rae_metrics.DROP_BUFFER_CATEGORIES if d == "exit")
 
 
 class DropMonitor:
