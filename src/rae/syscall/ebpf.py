@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from rae.errors import RaeError
-from rae.syscall.event_table import EVENTS
+from rae.syscall.event_table import EVENT_MAX, EVENTS
 from rae.syscall.events import SyscallEvent
 from rae.syscall.probe import layout
 
@@ -461,7 +461,7 @@ _HDR_UNPACK = _HDR.unpack_from
 _HDR_LEN = _HDR.size
 _NEW = object.__new__
 _EVENTS = EVENTS
-_EVENT_MAX = len(EVENTS)
+_EVENT_MAX = EVENT_MAX
 
 
 def record_to_event(rec: bytes | memoryview, num: int = 0) -> Any:
