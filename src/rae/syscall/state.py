@@ -1340,31 +1340,26 @@ class State:
                 if isinstance(fd, int):
                     t.lastevent_fd = fd
                     evt.fdinfo = t.get_fd(fd)
-        elif noenter is not None:  # what its enter event would have done, then the pairing (valid)
-            t.lastevent_code = code - 1
-            if noenter >= 0:  # the exit's handler decodes the rest anyway: decode all at once
-                p = evt.params
-                fd = p[noenter] if noenter < len(p) else None
-                if not isinstance(fd, int):
-                    fd = -1
-            else:
-                fd = -1
-            t.lastevent_fd = fd
-            t.enter_evt = None
-            t.enter_ts = 0
-            t.latency = 0
-            t.lastevent_valid = True
-            if flags & EF_USES_FD:
-                if cfr:
-                    fdout = evt.arg("fdout")
-                    if isinstance(fdout, int):
-                        t.lastevent_fd = fdout
-                evt.fdinfo = t.get_fd(t.lastevent_fd)
         else:
-            if t.enter_ts:
-                t.latency = ts - t.enter_ts
-            valid = t.lastevent_valid = code == t.lastevent_code + 1 or (
-                t.lastevent_code == EXECVEAT_E and info.name == "execve")
+            if noenter is not None:  # what its enter event would have done, then the pairing (valid)
+                t.lastevent_code = code - 1
+                if noenter >= 0:  # the exit's handler decodes the rest anyway: decode all at once
+                    p = evt.params
+                    fd = p[noenter] if noenter < len(p) else None
+                    if not isinstance(fd, int):
+                        fd = -1
+                else:
+                    fd = -1
+                t.lastevent_fd = fd
+                t.enter_evt = None
+                t.enter_ts = 0
+                t.latency = 0
+                valid = t.lastevent_valid = True
+            else:
+                if t.enter_ts:
+                    t.latency = ts - t.enter_ts
+                valid = t.lastevent_valid = code == t.lastevent_code + 1 or (
+                    t.lastevent_code == EXECVEAT_E and info.name == "execve")
             if valid and flags & EF_USES_FD:
                 if cfr:
                     fdout = evt.arg("fdout")
