@@ -259,8 +259,9 @@ def measure(engine: EngineProc, workers: int, seconds: float, tmpdir: str,
     }
 
 
-def probe_cost(engine: EngineProc, workers: int, seconds: float, tmpdir: str, rate: float) -> dict[str, Any]:
-    """The probe's in-kernel time per workload round, in a paced run of its own under `bpf_stats`."""
+def probe_cost(workers: int, seconds: float, tmpdir: str, rate: float) -> dict[str, Any]:
+    """The probe's in-kernel time per workload round, in a paced run of its own under `bpf_stats`
+    (the engine running: its probe's programs are the ones timed)."""
     with bpf_stats() as on:
         if not on:
             return {}
@@ -438,7 +439,7 @@ def main() -> None:
 
         full_rate = statistics.median(f["rounds_per_s"] for f in fulls)
         steps = step_up(engine, a.workers, a.step_seconds, a.step_budget, str(work), full_rate)
-        probe = probe_cost(engine, a.workers, a.step_seconds, str(work), full_rate / 2)
+        probe = probe_cost(a.workers, a.step_seconds, str(work), full_rate / 2)
         emit({"run": "engine, paced, BPF run-time statistics on", **probe})
         native = native_peer(a.workers, a.step_seconds, str(work), full_rate / 2, tmp)
         emit({"run": "native peer: sysdig over a capture of the paced workload", **native})
