@@ -181,6 +181,30 @@ def test_open_enter_exit_and_relative_paths() -> None:
     assert z.fdinfo is None and -2 not in st.threads[100].fds
 
 
+@pytest.mark.parametrize(("dirfd", "path", "want"), [
+    (AT_FDCWD, b"/etc/passwd", "/etc/passwd"),
+    (77, b"/etc/passwd", "/etc/passwd"),  # absolute: the dirfd (unknown here) is not looked at
+    (77, b"/etc//x/../passwd/", "/etc/passwd"),  # absolute, not clean: sanitised
+    (AT_FDCWD, b"/", "/"),
+    (AT_FDCWD, b"./a/../b", "/home/u/b"),
+    (77, b"rel", "<UNKNOWN>rel"),
+    (AT_FDCWD, b"", ""),
+    # not printable ASCII: each byte sanitised to "." as libsinsp does (here "caf.." then climbs)
+    (AT_FDCWD, b"/caf\xc3\xa9/\xff", "/"),
+])
+def test_openat_exit_paths(dirfd: int, path: bytes, want: str) -> None:
+    """The openat exit's path as its fd name, absolute or relative, clean or not, with and without
+    an enter event (the exit's own parameters then)."""
+    for with_enter in (True, False):
+        st = make_state()
+        if with_enter:
+            st.process(ev(306, 100, dirfd, path, 1, 0))
+        x = ev(307, 100, 9, dirfd, path, 1, 0, 0, 0)
+        st.process(x)
+        assert x.fdinfo is not None and x.fdinfo.name == want
+        assert x.fdinfo.nameraw == path.decode("utf-8", "surrogateescape")
+
+
 def test_exit_only_events_stand_for_their_enter() -> None:
     """Live, the probe leaves openat's enter in the kernel: a failed openat exit must not show the fd
     an earlier call left in the thread, nor pair with an older enter event."""
