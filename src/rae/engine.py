@@ -45,6 +45,7 @@ from rae.priority import Priority
 from rae.rules import Ruleset
 from rae.rules.ruleset import CompiledRule
 from rae.runsetup import RunArgs, alert_hostname, load_options, load_ruleset, rules_entries
+from rae.signals import SignalInbox
 
 __all__ = [
     "BUF_SIZE_PRESETS",
@@ -410,6 +411,7 @@ class Engine:
         self._threads: list[threading.Thread] = []
         self._vital: list[threading.Thread] = []  # the threads /healthz checks (not the file watcher)
         self._stop = threading.Event()  # the engine should stop (signal, exit action, fatal error)
+        self._signals = SignalInbox()
         self._sources_stop = threading.Event()
         self._reload_wanted = threading.Event()
         self._reload_lock = threading.Lock()
@@ -863,9 +865,22 @@ class Engine:
         self._stop.set()
 
     def wait(self) -> None:
-        """Block until a stop is requested (signal handlers run in between)."""
-        while not self._stop.wait(0.5):
-            pass
+        """Block until a stop is requested, acting on the signals `install_signals` took meanwhile
+        (here, not in their handler: see `rae.signals`)."""
+        while True:
+            for sig in self._signals.take():
+                self._on_signal(sig)
+            if self._stop.wait(0.2):
+                return
+
+    def _on_signal(self, sig: int) -> None:
+        if sig in (signal.SIGTERM, signal.SIGINT):
+            self.request_stop()
+        elif sig == signal.SIGHUP:
+            log.info("SIGHUP received: reloading")
+            self.request_reload()
+        elif sig == signal.SIGUSR1 and self.outputs is not None:
+            self.outputs.reopen()
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop in order: reload/watch, webhook (its queue drains), syscall thread (last ring drain),
@@ -901,18 +916,9 @@ class Engine:
         return out
 
     def install_signals(self) -> None:
-        """SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 re-opens the outputs (main thread only)."""
-        def stop(_sig: int, _frame: Any) -> None:
-            self.request_stop()
-
-        def hup(_sig: int, _frame: Any) -> None:
-            log.info("SIGHUP received: reloading")
-            self.request_reload()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGHUP, hup)
-        signal.signal(signal.SIGUSR1, lambda _s, _f: self.outputs.reopen() if self.outputs else None)
+        """SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 re-opens the outputs (call from the main
+        thread; `wait` acts on them)."""
+        self._signals.install((signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1))
 
 
 def _outputs_settings(cfg: Config) -> tuple[Any, ...]:

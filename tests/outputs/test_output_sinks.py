@@ -96,7 +96,7 @@ def test_file_output_keep_alive_reopens_on_sigusr1(tmp_path: Path, config_factor
         om.submit(make_alert(2))  # kept open: still goes to the rotated file
         wait_for(lambda: om.counters.processed == 2, "second alert")
         os.kill(os.getpid(), signal.SIGUSR1)
-        wait_for(om._reopen.is_set, "the SIGUSR1 handler")
+        wait_for(lambda: om._reopen, "the SIGUSR1 handler")
         om.submit(make_alert(3))
         om.close(10)
     finally:

@@ -44,6 +44,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,6 +64,7 @@ from rae.k8s_audit.events import (
     decode_payload,
 )
 from rae.k8s_audit.queue import DEFAULT_QUEUE_SIZE, EventQueue
+from rae.signals import SignalInbox
 
 __all__ = [
     "DEFAULT_URL",
@@ -479,13 +481,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     sys.stderr.write(f"listening {hook.url}\n")
     sys.stderr.flush()
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+    signals = SignalInbox()  # no Event.set in a handler (rae.signals)
+    signals.install((signal.SIGTERM, signal.SIGINT))
     consumer = threading.Thread(target=_consume, args=(hook.queue, args.mode), daemon=True)
     consumer.start()
-    while not done.wait(0.5):
-        pass
+    while not signals.take():
+        time.sleep(0.2)
     hook.stop_thread()
     consumer.join(5)
     return 0

@@ -160,7 +160,7 @@ class OutputManager:
                                f" ({cfg.output_timeout_ms} ms), last {{ms}} ms")
             for s in self.sinks
         }
-        self._reopen = threading.Event()
+        self._reopen = False  # a plain flag: reopen() may run in a signal handler (no lock)
         self._closed = False
         self._lock = threading.Lock()
         self._submit_lock = threading.Lock()
@@ -226,7 +226,7 @@ class OutputManager:
 
     def reopen(self) -> None:
         """Ask every sink to re-open its file/connection before the next alert (SIGUSR1)."""
-        self._reopen.set()
+        self._reopen = True
 
     def install_sigusr1(self) -> None:
         """Re-open outputs on SIGUSR1, as Falco (call from the main thread)."""
@@ -246,8 +246,8 @@ class OutputManager:
             with self._submit_lock:
                 self._queued_bytes -= alert_bytes(item)  # type: ignore[arg-type]
             self.metrics.queue_length.set(self._queue.qsize())
-            if self._reopen.is_set():
-                self._reopen.clear()
+            if self._reopen:
+                self._reopen = False
                 for s in self.sinks:
                     self._safe(s, "reopen", s.reopen)
             try:
