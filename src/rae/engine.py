@@ -686,7 +686,7 @@ class Engine:
     def _stats(self) -> rae_metrics.EngineStats:
         c = self.counters
         k = c.kernel
-        user = {"undecodable": c.undecodable, "state_error": c.state_errors}
+        user = {"undecodable": c.undecodable, "state_error": c.state_errors, "alert_error": c.alert_errors}
         return rae_metrics.EngineStats(
             n_evts=c.records,
             num_evts=c.syscall_processed + c.audit_processed,
