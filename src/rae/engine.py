@@ -337,6 +337,27 @@ class DropMonitor:
 # --------------------------------------------------------------------------- the engine
 
 
+def _fingerprint(roots: list[str], relevant: Callable[[Any, str], bool]) -> frozenset[tuple[str, int, int]]:
+    """The watched paths that matter, with their mtime and size: what a reload would read."""
+    out: set[tuple[str, int, int]] = set()
+    for root in roots:
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(root, name)
+            if relevant(None, path):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                out.add((path, st.st_mtime_ns, st.st_size))
+    return frozenset(out)
+
+
+
+
 def _purge_dead_threads(state: Any, suspects: set[int]) -> set[int]:
     """Remove the threads missing from /proc at this scan and at the previous one; return the tids
     missing at this scan only (the next scan's suspects).
@@ -415,6 +436,7 @@ class Engine:
         self._sources_stop = threading.Event()
         self._reload_wanted = threading.Event()
         self._reload_lock = threading.Lock()
+        self._loaded_fingerprint: frozenset[tuple[str, int, int]] = frozenset()
         self._state_log = _Throttle()
         self._alert_log = _Throttle()
 
@@ -439,6 +461,8 @@ class Engine:
         for note in plan.notes:
             log.warning("%s", note)
         self.cfg, self.ruleset, self.plan, self.rules_files = cfg, ruleset, plan, files
+        if cfg.watch_config_files:  # what these rules were loaded from, for the watcher (`_watch`)
+            self._loaded_fingerprint = _fingerprint(*self._watch_roots())
         self._iso8601 = cfg.time_format_iso_8601
         self._selection = syscall_selection(ruleset, cfg) if plan.syscall else set()
         self._skip_enter = exit_only_syscalls(ruleset, self._selection)
@@ -847,17 +871,35 @@ class Engine:
     def _watch(self) -> None:
         import watchfiles
 
+        roots, relevant = self._watch_roots()
+        seen = self._loaded_fingerprint  # what the rules loaded at start saw
         while not self._stop.is_set():
-            roots, relevant = self._watch_roots()
             if not roots:
                 return
+            armed = False
             for changes in watchfiles.watch(*roots, watch_filter=relevant, debounce=400, step=50,
                                             stop_event=self._stop, recursive=False, raise_interrupt=False,
-                                            rust_timeout=1000, ignore_permission_denied=True):
+                                            rust_timeout=1000, yield_on_timeout=True,
+                                            ignore_permission_denied=True):
+                if not changes:
+                    if not armed:
+                        # the first timeout: the watch is armed. What changed between the last reload
+                        # request and now (a file written into a directory that just appeared, before
+                        # it was watched) has not been seen: reload for it
+                        armed = True
+                        if _fingerprint(roots, relevant) != seen:
+                            log.info("change detected while the watch was re-armed: reloading")
+                            self.request_reload()
+                    continue
                 log.info("change detected in %s: reloading", ", ".join(sorted({p for _c, p in changes})))
+                new_roots, new_relevant = self._watch_roots()
+                seen = _fingerprint(new_roots, new_relevant)  # before the request: the reload sees it all
                 self.request_reload()
-                if self._watch_roots()[0] != roots:
+                if new_roots != roots:
+                    roots, relevant = new_roots, new_relevant
                     break  # an entry appeared or vanished: watch the new set of directories
+            else:
+                return  # the stop event ended the watch
 
     # ------------------------------------------------------------------ stop
 
