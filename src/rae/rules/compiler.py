@@ -230,19 +230,26 @@ def _is_string(o: CompiledOperand) -> bool:
     return o.kind is Kind.STRING and not o.dynamic
 
 
-def _join(sep: CompiledOperand, lst: CompiledOperand) -> Callable[[Any], Any]:
-    xs, xl = sep.extract, lst.extract
+def _both(first: CompiledOperand, second: CompiledOperand,
+          combine: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+    """An extractor of ``combine(a, b)`` over two operands, None as soon as one of them is None
+    (``first`` extracted first: the second is not extracted then)."""
+    xa, xb = first.extract, second.extract
 
     def extract(evt: Any) -> Any:
-        s = xs(evt)
-        if s is None:
+        a = xa(evt)
+        if a is None:
             return None
-        v = xl(evt)
-        if v is None:
+        b = xb(evt)
+        if b is None:
             return None
-        return _text(s).join(_text(i) for i in v)
+        return combine(a, b)
 
     return extract
+
+
+def _join(sep: CompiledOperand, lst: CompiledOperand) -> Callable[[Any], Any]:
+    return _both(sep, lst, lambda s, v: _text(s).join(_text(i) for i in v))
 
 
 def _concat(args: list[CompiledOperand]) -> Callable[[Any], Any]:
@@ -335,18 +342,7 @@ def getopt_scan(argv: tuple[str, ...], optstring: str, selector: str | None) -> 
 
 
 def _getopt(argv: CompiledOperand, opts: CompiledOperand, selector: str | None) -> Callable[[Any], Any]:
-    xa, xo = argv.extract, opts.extract
-
-    def extract(evt: Any) -> Any:
-        o = xo(evt)
-        if o is None:
-            return None
-        a = xa(evt)
-        if a is None:
-            return None
-        return getopt_scan(tuple(_text(i) for i in a), _text(o), selector)
-
-    return extract
+    return _both(opts, argv, lambda o, a: getopt_scan(tuple(_text(i) for i in a), _text(o), selector))
 
 
 def _resolve_call(op: CallTransformer, cat: FieldCatalog) -> CompiledOperand:
