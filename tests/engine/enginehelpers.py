@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,6 +39,13 @@ def why_not_live() -> str | None:
     if not ebpf.default_object_path().exists():
         return "probe object not built (make probe)"
     return None
+
+
+def live_marks(timeout: float) -> list[pytest.MarkDecorator]:
+    """A live engine test module's ``pytestmark``: marked live, bounded in time, skipped (with the
+    reason) where the probe cannot run."""
+    reason = why_not_live()
+    return [pytest.mark.live, pytest.mark.timeout(timeout), pytest.mark.skipif(reason is not None, reason=reason or "")]
 
 
 def write_config(path: Path, web_port: int, extra: dict[str, Any] | None = None) -> Path:

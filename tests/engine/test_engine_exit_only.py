@@ -15,13 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from enginehelpers import RaeRun, free_port, replace_file, why_not_live, write_config
+from enginehelpers import RaeRun, free_port, live_marks, replace_file, write_config
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(why_not_live() is not None, reason=why_not_live() or ""),
-]
+pytestmark = live_marks(90)
 
 EXIT_RULE = "Exit-only test - marker opened"
 FAILED_RULE = "Exit-only test - failed open"

@@ -20,17 +20,13 @@ from enginehelpers import (
     RaeRun,
     audit_event_list,
     free_port,
+    live_marks,
     post_audit,
     replace_file,
-    why_not_live,
     write_config,
 )
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(why_not_live() is not None, reason=why_not_live() or ""),
-]
+pytestmark = live_marks(120)
 
 RULE_A = "Engine test marker A"
 RULE_B = "Engine test marker B"

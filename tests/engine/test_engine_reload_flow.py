@@ -18,13 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from enginehelpers import RaeRun, free_port, replace_file, why_not_live, write_config
+from enginehelpers import RaeRun, free_port, live_marks, replace_file, write_config
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(why_not_live() is not None, reason=why_not_live() or ""),
-]
+pytestmark = live_marks(90)
 
 OPENS = 150
 

@@ -7,14 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-from enginehelpers import RaeRun, free_port, why_not_live, write_config
+from enginehelpers import RaeRun, free_port, live_marks, write_config
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.timeout(90),
-    pytest.mark.skipif(why_not_live() is not None, reason=why_not_live() or ""),
-]
+pytestmark = live_marks(90)
 
 
 def test_read_sensitive_file_and_write_below_etc(tmp_path: Path, corpus_dir: Path) -> None:

@@ -23,14 +23,10 @@ from typing import Any
 
 import pytest
 import yaml
-from enginehelpers import REPO, RaeRun, free_port, why_not_live, write_config
+from enginehelpers import REPO, RaeRun, free_port, live_marks, write_config
 from prometheus_client.parser import text_string_to_metric_families
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.timeout(120),
-    pytest.mark.skipif(why_not_live() is not None, reason=why_not_live() or ""),
-]
+pytestmark = live_marks(120)
 
 RULE = "Sidekick e2e marker opened"
 #: falcosidekick's numeric priority label (Debug = 1 … Emergency = 8)
