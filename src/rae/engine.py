@@ -356,8 +356,6 @@ def _fingerprint(roots: list[str], relevant: Callable[[Any, str], bool]) -> froz
     return frozenset(out)
 
 
-
-
 def _purge_dead_threads(state: Any, suspects: set[int]) -> set[int]:
     """Remove the threads missing from /proc at this scan and at the previous one; return the tids
     missing at this scan only (the next scan's suspects).

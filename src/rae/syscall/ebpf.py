@@ -460,8 +460,6 @@ _HDR = struct.Struct("<QQIHI")
 _HDR_UNPACK = _HDR.unpack_from
 _HDR_LEN = _HDR.size
 _NEW = object.__new__
-_EVENTS = EVENTS
-_EVENT_MAX = EVENT_MAX
 
 
 def record_to_event(rec: bytes | memoryview, num: int = 0) -> Any:
@@ -471,7 +469,7 @@ def record_to_event(rec: bytes | memoryview, num: int = 0) -> Any:
     does), which costs half of the keyword-argument constructor. A memoryview (a record still in
     the ring: the engine's reader) has its parameters copied out once, without the header."""
     ts, tid, _ln, code, nparams = _HDR_UNPACK(rec, 0)
-    if code >= _EVENT_MAX:
+    if code >= EVENT_MAX:
         return None
     e = _NEW(SyscallEvent)
     e.num = num
@@ -479,7 +477,7 @@ def record_to_event(rec: bytes | memoryview, num: int = 0) -> Any:
     e.tid = tid
     e.cpu = 0
     e.code = code
-    e.info = _EVENTS[code]
+    e.info = EVENTS[code]
     e._params = None
     e.raw = rec[_HDR_LEN:] if rec.__class__ is bytes else rec[_HDR_LEN:].tobytes()  # type: ignore[union-attr]
     e.nparams = nparams
